@@ -1,0 +1,60 @@
+use serde::{Deserialize, Serialize};
+use strand_model::BlockId;
+
+/// The block format this build writes.
+pub const BLOCK_FORMAT_V1: &str = "v1";
+
+/// A block's `meta.json`. A persisted contract: add fields with defaults, never change one.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BlockMeta {
+    /// Block format version; selects the reader.
+    pub format: String,
+    /// The block's ID, also its folder name.
+    #[serde(rename = "blockID")]
+    pub block_id: BlockId,
+    /// The tenant that owns the block.
+    #[serde(rename = "tenantID")]
+    pub tenant_id: String,
+    /// Earliest span start in the block, Unix nanoseconds.
+    pub start_unix_nano: u64,
+    /// Latest span end in the block, Unix nanoseconds.
+    pub end_unix_nano: u64,
+    /// Number of distinct traces.
+    pub total_traces: u64,
+    /// Number of spans (Parquet rows).
+    pub total_spans: u64,
+    /// Number of Parquet row groups; the unit of search sharding.
+    pub row_groups: u32,
+    /// Size of `data.parquet` in bytes.
+    pub data_size: u64,
+    /// Length of the Parquet footer (metadata plus the 8 trailing bytes), so readers can fetch it
+    /// in one ranged read.
+    pub footer_size: u64,
+    /// Size of the `filter` object in bytes.
+    pub filter_size: u64,
+    /// 0 for blocks cut by an ingester; compaction raises it.
+    #[serde(default)]
+    pub compaction_level: u32,
+    /// When the block was completed, Unix seconds.
+    #[serde(default)]
+    pub created_at: u64,
+}
+
+impl BlockMeta {
+    /// The block's time span in Unix seconds, rounded outwards.
+    pub fn time_range_secs(&self) -> (u64, u64) {
+        (self.start_unix_nano / 1_000_000_000, self.end_unix_nano.div_ceil(1_000_000_000))
+    }
+}
+
+/// `<tenant>/index.json.zst`: every live block's meta, so readers need one GET instead of a
+/// LIST plus one GET per block.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TenantIndex {
+    /// When the index was written, Unix seconds.
+    pub created_at: u64,
+    /// Live blocks.
+    pub metas: Vec<BlockMeta>,
+}
