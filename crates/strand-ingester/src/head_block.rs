@@ -76,7 +76,7 @@ impl HeadBlock {
     pub fn freeze(self) -> FrozenBlock {
         let mut ids: Vec<TraceId> = self.traces.keys().copied().collect();
         ids.sort_unstable();
-        FrozenBlock { id: self.id, path: self.path, file: self.file, bytes: self.len, traces: self.traces, sorted_ids: ids }
+        FrozenBlock { id: self.id, path: self.path, file: self.file, traces: self.traces, sorted_ids: ids }
     }
 }
 
@@ -85,7 +85,6 @@ pub(crate) struct FrozenBlock {
     pub id: BlockId,
     pub path: PathBuf,
     file: Arc<File>,
-    pub bytes: u64,
     traces: HashMap<TraceId, HeadEntry>,
     pub sorted_ids: Vec<TraceId>,
 }
@@ -93,10 +92,6 @@ pub(crate) struct FrozenBlock {
 impl FrozenBlock {
     pub fn locate(&self, id: &TraceId) -> Option<TraceLocation> {
         self.traces.get(id).map(|entry| TraceLocation { file: Arc::clone(&self.file), entry: entry.clone() })
-    }
-
-    pub fn trace_bytes(&self, id: &TraceId) -> u64 {
-        self.traces.get(id).map(|e| e.extents.iter().map(|(_, len)| u64::from(*len)).sum()).unwrap_or(0)
     }
 
     /// Reads one trace's bytes (blocking IO).

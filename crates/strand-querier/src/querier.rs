@@ -2,8 +2,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use futures::{StreamExt, TryStreamExt, stream};
-use strand_backend::{Backend, Blocklist};
-use strand_common::{ServiceError, ErrorCode};
+use strand_backend::{Backend, BlockMeta, Blocklist};
+use strand_common::{ErrorCode, ServiceError};
 use strand_encoding::BlockReader;
 use strand_model::{FoundTrace, IngesterQuerier, TenantId, TimeRange, TraceByIdQuerier, TraceId};
 
@@ -26,18 +26,30 @@ impl Querier {
     }
 
     async fn lookup(&self, tenant: &TenantId, id: TraceId, range: TimeRange) -> Result<Option<FoundTrace>, ServiceError> {
-        let from_ingesters = stream::iter(self.ingesters.iter().cloned())
-            .map(|ingester| async move { ingester.find_trace_by_id(tenant, id).await })
-            .buffer_unordered(self.ingesters.len().max(1))
-            .try_collect::<Vec<_>>();
-
-        let blocks = self.blocklist.blocks(tenant);
-        let candidates = blocks.iter().filter(|meta| {
-            let (start, end) = meta.time_range_secs();
-            range.overlaps(start, end)
+        // Owned values only: borrowed closures inside these streams trip the compiler's
+        // higher-ranked lifetime checks once the future must be `Send`.
+        let ingester_lookups = self.ingesters.iter().cloned().map(|ingester| {
+            let tenant = tenant.clone();
+            async move { ingester.find_trace_by_id(&tenant, id).await }
         });
+        let from_ingesters = futures::future::try_join_all(ingester_lookups);
+
+        let candidates: Vec<BlockMeta> = self
+            .blocklist
+            .blocks(tenant)
+            .iter()
+            .filter(|meta| {
+                let (start, end) = meta.time_range_secs();
+                range.overlaps(start, end)
+            })
+            .cloned()
+            .collect();
+        let reader = self.reader.clone();
         let from_blocks = stream::iter(candidates)
-            .map(|meta| async move { self.reader.find_trace_by_id(meta, id).await.map_err(ServiceError::from) })
+            .map(move |meta| {
+                let reader = reader.clone();
+                async move { reader.find_trace_by_id(&meta, id).await.map_err(ServiceError::from) }
+            })
             .buffer_unordered(self.config.max_concurrent_block_reads)
             .try_collect::<Vec<_>>();
 
