@@ -77,7 +77,11 @@ fn load_config(cli: &cli::Cli) -> anyhow::Result<Config> {
 
 fn init_logging(config: &Config) {
     let filter = EnvFilter::try_new(&config.server.log_level).unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
+    use std::io::IsTerminal;
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .with_ansi(std::io::stdout().is_terminal());
     let _ = match config.server.log_format {
         LogFormat::Json => builder.json().try_init(),
         LogFormat::Logfmt => builder.try_init(),
