@@ -28,8 +28,8 @@ pub struct BlockMeta {
     pub row_groups: u32,
     /// Size of `data.parquet` in bytes.
     pub data_size: u64,
-    /// Length of the Parquet footer (metadata plus the 8 trailing bytes), so readers can fetch it
-    /// in one ranged read.
+    /// Bytes after the last column chunk of `data.parquet`: the page index, the footer metadata
+    /// and the 8 trailing bytes, so readers fetch all the metadata in one ranged read.
     pub footer_size: u64,
     /// Size of the `filter` object in bytes.
     pub filter_size: u64,
