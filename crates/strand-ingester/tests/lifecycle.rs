@@ -2,6 +2,8 @@
 //! traces reach object storage as blocks, a crash loses nothing acknowledged, and the WAL is
 //! cleaned up only after a flush.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
