@@ -1,8 +1,8 @@
 //! The committed v1 fixture block (`testdata/v1/`): whatever the current writer does, blocks
 //! written by the v1 writer must keep reading.
 //!
-//! The fixture was written once by `write_v1_fixture` (ignored; run it by hand only to create
-//! the fixture of a NEW format version, never to refresh v1). `fixture_traces` is what went in:
+//! The fixture was written once by `write_fixture`, which a test still runs into a temporary
+//! folder so the writer and the committed files keep agreeing. `fixture_traces` is what went in:
 //! do not edit it, the committed files are built from it.
 
 use std::path::PathBuf;
@@ -208,11 +208,10 @@ fn fixture_traces() -> Vec<(TraceId, Trace)> {
     ]
 }
 
-#[test]
-#[ignore = "creates testdata/v1; run by hand only when creating a fixture"]
-fn write_v1_fixture() {
-    let dir = fixture_dir();
-    std::fs::create_dir_all(&dir).unwrap();
+/// Writes the fixture block into `dir`. It made `testdata/v1` once; point it at a new version's
+/// folder only when creating that version's fixture, never to refresh v1.
+fn write_fixture(dir: &std::path::Path) {
+    std::fs::create_dir_all(dir).unwrap();
     let data = dir.join(keys::DATA);
     let mut writer = BlockWriter::new(
         std::fs::File::create(&data).unwrap(),
@@ -247,8 +246,18 @@ fn write_v1_fixture() {
 }
 
 #[test]
-fn the_v1_fixture_block_still_reads() {
-    let dir = fixture_dir();
+fn the_committed_v1_fixture_block_still_reads() {
+    check_fixture(&fixture_dir());
+}
+
+#[test]
+fn a_freshly_written_fixture_reads_the_same() {
+    let dir = tempfile::tempdir().unwrap();
+    write_fixture(dir.path());
+    check_fixture(dir.path());
+}
+
+fn check_fixture(dir: &std::path::Path) {
     let meta: BlockMeta =
         serde_json::from_slice(&std::fs::read(dir.join(keys::META)).unwrap()).unwrap();
     assert_eq!(meta.format, "v1");
