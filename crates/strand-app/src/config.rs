@@ -203,8 +203,17 @@ impl Config {
 /// keep their types. Variables whose first segment is not a top-level key are not config
 /// (`STRAND_TEST_…` in tests, for example) and are left alone.
 fn apply_env(document: &mut serde_yaml::Value, env: &BTreeMap<String, String>) -> Result<(), ConfigError> {
-    const TOP_LEVEL: [&str; 9] =
-        ["target", "multitenancy_enabled", "server", "distributor", "ingester", "querier", "query_frontend", "storage", "overrides"];
+    const TOP_LEVEL: [&str; 9] = [
+        "target",
+        "multitenancy_enabled",
+        "server",
+        "distributor",
+        "ingester",
+        "querier",
+        "query_frontend",
+        "storage",
+        "overrides",
+    ];
     for (name, raw) in env {
         let Some(path) = name.strip_prefix(ENV_PREFIX) else { continue };
         let keys: Vec<String> = path.split("__").map(|k| k.to_ascii_lowercase()).collect();
@@ -319,8 +328,11 @@ storage:
     fn impossible_values_are_refused_with_the_key() {
         let err = Config::load(Some("storage: { trace: { backend: s3 } }"), &BTreeMap::new()).unwrap_err();
         assert!(err.to_string().contains("storage.trace.s3.bucket"), "{err}");
-        let err = Config::load(Some("distributor: { receivers: { otlp: { protocols: { grpc: { endpoint: nowhere } } } } }"), &BTreeMap::new())
-            .unwrap_err();
+        let err = Config::load(
+            Some("distributor: { receivers: { otlp: { protocols: { grpc: { endpoint: nowhere } } } } }"),
+            &BTreeMap::new(),
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("grpc.endpoint"), "{err}");
     }
 
@@ -336,7 +348,11 @@ storage:
         let mut seen = 0;
         for entry in std::fs::read_dir(&root).unwrap() {
             let path = entry.unwrap().path();
-            if path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("strand") && n.ends_with(".yaml")) {
+            if path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("strand") && n.ends_with(".yaml"))
+            {
                 let text = std::fs::read_to_string(&path).unwrap();
                 Config::load(Some(&text), &BTreeMap::new()).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
                 seen += 1;

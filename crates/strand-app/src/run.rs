@@ -61,7 +61,9 @@ pub fn main() -> ExitCode {
 
 fn load_config(cli: &cli::Cli) -> anyhow::Result<Config> {
     let yaml = match &cli.config_file {
-        Some(path) => Some(std::fs::read_to_string(path).with_context(|| format!("cannot read config file {}", path.display()))?),
+        Some(path) => {
+            Some(std::fs::read_to_string(path).with_context(|| format!("cannot read config file {}", path.display()))?)
+        }
         None => None,
     };
     let env: BTreeMap<String, String> = std::env::vars().collect();
@@ -78,10 +80,8 @@ fn load_config(cli: &cli::Cli) -> anyhow::Result<Config> {
 fn init_logging(config: &Config) {
     let filter = EnvFilter::try_new(&config.server.log_level).unwrap_or_else(|_| EnvFilter::new("info"));
     use std::io::IsTerminal;
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_target(false)
-        .with_ansi(std::io::stdout().is_terminal());
+    let builder =
+        tracing_subscriber::fmt().with_env_filter(filter).with_target(false).with_ansi(std::io::stdout().is_terminal());
     let _ = match config.server.log_format {
         LogFormat::Json => builder.json().try_init(),
         LogFormat::Logfmt => builder.try_init(),
@@ -125,7 +125,9 @@ pub async fn run(config: Config, shutdown: impl std::future::Future<Output = ()>
     let api_addr: SocketAddr = format!("{}:{}", config.server.http_listen_address, config.server.http_listen_port)
         .parse()
         .with_context(|| "server.http_listen_address and server.http_listen_port do not form an address")?;
-    let api_listener = TcpListener::bind(api_addr).await.with_context(|| format!("cannot listen on {api_addr} (server.http_listen_port)"))?;
+    let api_listener = TcpListener::bind(api_addr)
+        .await
+        .with_context(|| format!("cannot listen on {api_addr} (server.http_listen_port)"))?;
     let api_stop = CancellationToken::new();
     tasks.spawn(serve_http(api_listener, http::router(app.clone()), api_stop.clone(), "api"));
     tracing::info!(address = %api_addr, "http api listening");

@@ -136,15 +136,16 @@ impl Backend {
         self.write_tenant_index(&tenant, &index).await
     }
 
-    /// Rebuilds a tenant's index from a listing: one LIST, plus one GET for each block the old
-    /// index did not know. Blocks without `meta.json` (still being written) are left out.
+    /// Rebuilds a tenant's index from a listing: a block is live exactly when its `meta.json`
+    /// exists (not merely its folder, which may still hold a compacted block's other files).
+    /// Costs one paginated LIST, plus one GET for each live block the old index did not know.
     pub async fn rebuild_tenant_index(&self, tenant: &TenantId) -> Result<TenantIndex, BackendError> {
         let _guard = self.index_lock.lock().await;
         let previous = self.read_tenant_index(tenant).await.ok().flatten().unwrap_or_default();
-        let listed: HashSet<BlockId> = self.list_blocks(tenant).await?.into_iter().collect();
-        let mut metas: Vec<BlockMeta> = previous.metas.into_iter().filter(|m| listed.contains(&m.block_id)).collect();
+        let live = self.live_blocks(tenant).await?;
+        let mut metas: Vec<BlockMeta> = previous.metas.into_iter().filter(|m| live.contains(&m.block_id)).collect();
         let known: HashSet<BlockId> = metas.iter().map(|m| m.block_id).collect();
-        for block in listed.difference(&known) {
+        for block in live.difference(&known) {
             if let Some(meta) = self.read_block_meta(tenant, *block).await? {
                 metas.push(meta);
             }
@@ -153,6 +154,21 @@ impl Backend {
         let index = TenantIndex { created_at: now_secs(), metas };
         self.write_tenant_index(tenant, &index).await?;
         Ok(index)
+    }
+
+    /// Blocks of a tenant that have a `meta.json`.
+    async fn live_blocks(&self, tenant: &TenantId) -> Result<HashSet<BlockId>, BackendError> {
+        let prefix = keys::tenant_folder(tenant);
+        let locations: Vec<Path> = self.store.list(Some(&prefix)).map_ok(|m| m.location).try_collect().await?;
+        Ok(locations
+            .iter()
+            .filter(|location| location.filename() == Some(keys::META))
+            .filter_map(|location| {
+                let mut parts = location.prefix_match(&prefix)?;
+                let block = parts.next()?;
+                BlockId::parse(block.as_ref()).ok()
+            })
+            .collect())
     }
 
     /// Deletes every object under a prefix.
@@ -198,7 +214,8 @@ fn open_s3(config: &S3Config) -> Result<Arc<dyn ObjectStore>, BackendError> {
 }
 
 fn tenant_of(meta: &BlockMeta) -> Result<TenantId, BackendError> {
-    TenantId::new(&meta.tenant_id).map_err(|e| BackendError::Corrupt { key: meta.block_id.to_string(), reason: e.to_string() })
+    TenantId::new(&meta.tenant_id)
+        .map_err(|e| BackendError::Corrupt { key: meta.block_id.to_string(), reason: e.to_string() })
 }
 
 fn corrupt(key: &str, err: impl std::fmt::Display) -> BackendError {

@@ -24,7 +24,12 @@ pub struct Distributor {
 
 impl Distributor {
     /// A distributor that pushes through `pusher` (the ingester, in process or remote).
-    pub fn new(config: DistributorConfig, pusher: Arc<dyn Pusher>, overrides: Arc<Overrides>, multitenancy_enabled: bool) -> Arc<Distributor> {
+    pub fn new(
+        config: DistributorConfig,
+        pusher: Arc<dyn Pusher>,
+        overrides: Arc<Overrides>,
+        multitenancy_enabled: bool,
+    ) -> Arc<Distributor> {
         Arc::new(Distributor { config, pusher, overrides, limiter: RateLimiter::default(), multitenancy_enabled })
     }
 
@@ -43,9 +48,16 @@ impl Distributor {
     }
 
     /// Handles one decoded OTLP request of `size` protobuf bytes.
-    pub async fn push(&self, protocol: &'static str, tenant: &TenantId, request: ExportTraceServiceRequest, size: usize) -> Result<PushResponse, ServiceError> {
+    pub async fn push(
+        &self,
+        protocol: &'static str,
+        tenant: &TenantId,
+        request: ExportTraceServiceRequest,
+        size: usize,
+    ) -> Result<PushResponse, ServiceError> {
         let started = Instant::now();
-        let span_count: u64 = request.resource_spans.iter().flat_map(|rs| &rs.scope_spans).map(|ss| ss.spans.len() as u64).sum();
+        let span_count: u64 =
+            request.resource_spans.iter().flat_map(|rs| &rs.scope_spans).map(|ss| ss.spans.len() as u64).sum();
         metrics::SPANS_RECEIVED.with_label_values(&[protocol]).inc_by(span_count);
         metrics::BYTES_RECEIVED.with_label_values(&[protocol]).inc_by(size as u64);
         if span_count == 0 {

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use bytes::{BufMut, Bytes};
 use prost::Message;
-use prost::encoding::{encode_key, encode_varint, encoded_len_varint, WireType};
+use prost::encoding::{WireType, encode_key, encode_varint, encoded_len_varint};
 use strand_model::{IdError, PushRequest, SpanId, TraceBytes, TraceId};
 use strand_proto::otlp::trace::ResourceSpans;
 
@@ -53,10 +53,16 @@ pub(crate) fn group_by_trace(resource_spans: Vec<ResourceSpans>) -> Result<PushR
 
     for batch in resource_spans {
         let resource = resources.len();
-        resources.push(Encoded { message: batch.resource.as_ref().map(Message::encode_to_vec), schema_url: batch.schema_url });
+        resources.push(Encoded {
+            message: batch.resource.as_ref().map(Message::encode_to_vec),
+            schema_url: batch.schema_url,
+        });
         for scope_spans in batch.scope_spans {
             let scope = scopes.len();
-            scopes.push(Encoded { message: scope_spans.scope.as_ref().map(Message::encode_to_vec), schema_url: scope_spans.schema_url });
+            scopes.push(Encoded {
+                message: scope_spans.scope.as_ref().map(Message::encode_to_vec),
+                schema_url: scope_spans.schema_url,
+            });
             for span in scope_spans.spans {
                 let trace_id = TraceId::from_bytes(&span.trace_id)?;
                 SpanId::from_bytes(&span.span_id)?;
@@ -125,12 +131,17 @@ fn assemble(runs: &[Run], resources: &[Encoded], scopes: &[Encoded]) -> Bytes {
 }
 
 fn scope_spans_len(run: &Run, scope: &Encoded) -> usize {
-    bytes_field_len(SCOPE_SPANS_SCOPE, scope.message.as_deref()) + run.spans.len() + string_field_len(SCOPE_SPANS_SCHEMA_URL, &scope.schema_url)
+    bytes_field_len(SCOPE_SPANS_SCOPE, scope.message.as_deref())
+        + run.spans.len()
+        + string_field_len(SCOPE_SPANS_SCHEMA_URL, &scope.schema_url)
 }
 
 fn resource_spans_len(resource: &Encoded, scope_lens: &[usize]) -> usize {
-    let scopes: usize = scope_lens.iter().map(|len| key_len(RESOURCE_SPANS_SCOPE_SPANS) + encoded_len_varint(*len as u64) + len).sum();
-    bytes_field_len(RESOURCE_SPANS_RESOURCE, resource.message.as_deref()) + scopes + string_field_len(RESOURCE_SPANS_SCHEMA_URL, &resource.schema_url)
+    let scopes: usize =
+        scope_lens.iter().map(|len| key_len(RESOURCE_SPANS_SCOPE_SPANS) + encoded_len_varint(*len as u64) + len).sum();
+    bytes_field_len(RESOURCE_SPANS_RESOURCE, resource.message.as_deref())
+        + scopes
+        + string_field_len(RESOURCE_SPANS_SCHEMA_URL, &resource.schema_url)
 }
 
 fn key_len(field: u32) -> usize {

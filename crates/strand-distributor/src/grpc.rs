@@ -18,13 +18,17 @@ struct OtlpGrpc {
 
 #[tonic::async_trait]
 impl TraceService for OtlpGrpc {
-    async fn export(&self, request: Request<ExportTraceServiceRequest>) -> Result<Response<ExportTraceServiceResponse>, Status> {
+    async fn export(
+        &self,
+        request: Request<ExportTraceServiceRequest>,
+    ) -> Result<Response<ExportTraceServiceResponse>, Status> {
         let header = request.metadata().get("x-scope-orgid").and_then(|v| v.to_str().ok()).map(str::to_owned);
         let distributor = &self.distributor;
         let tenant = distributor.resolve_tenant(header.as_deref()).map_err(|e| to_status(&e, distributor))?;
         let request = request.into_inner();
         let size = request.encoded_len();
-        let response = distributor.push("grpc", &tenant, request, size).await.map_err(|e| to_status(&e, distributor))?;
+        let response =
+            distributor.push("grpc", &tenant, request, size).await.map_err(|e| to_status(&e, distributor))?;
         let partial_success = (response.rejected_spans > 0).then(|| ExportTracePartialSuccess {
             rejected_spans: i64::try_from(response.rejected_spans).unwrap_or(i64::MAX),
             error_message: response.error_message.unwrap_or_default(),

@@ -55,7 +55,12 @@ impl Distributor {
     }
 }
 
-async fn export(State(distributor): State<Arc<Distributor>>, method: Method, headers: HeaderMap, body: Body) -> Response {
+async fn export(
+    State(distributor): State<Arc<Distributor>>,
+    method: Method,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     if method != Method::POST {
         return plain(StatusCode::METHOD_NOT_ALLOWED, "405 method not allowed, supported: [POST]");
     }
@@ -64,7 +69,10 @@ async fn export(State(distributor): State<Arc<Distributor>>, method: Method, hea
         Some(JSON) => Encoding::Json,
         _ => {
             metrics::REQUESTS_REJECTED.with_label_values(&["unsupported_media_type"]).inc();
-            return plain(StatusCode::UNSUPPORTED_MEDIA_TYPE, "415 unsupported media type, supported: [application/json, application/x-protobuf]");
+            return plain(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "415 unsupported media type, supported: [application/json, application/x-protobuf]",
+            );
         }
     };
     match handle(&distributor, encoding, &headers, body).await {
@@ -73,14 +81,20 @@ async fn export(State(distributor): State<Arc<Distributor>>, method: Method, hea
     }
 }
 
-async fn handle(distributor: &Distributor, encoding: Encoding, headers: &HeaderMap, body: Body) -> Result<PushResponse, ServiceError> {
+async fn handle(
+    distributor: &Distributor,
+    encoding: Encoding,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<PushResponse, ServiceError> {
     let tenant = distributor.resolve_tenant(headers.get("x-scope-orgid").and_then(|v| v.to_str().ok()))?;
     let limit = distributor.max_body_bytes();
     let raw = axum::body::to_bytes(body, limit).await.map_err(|_| too_large(limit))?;
     let body = decompress(headers, raw, limit)?;
     let (request, size) = match encoding {
         Encoding::Protobuf => {
-            let request = ExportTraceServiceRequest::decode(body.as_ref()).map_err(|e| malformed(format!("invalid protobuf: {e}")))?;
+            let request = ExportTraceServiceRequest::decode(body.as_ref())
+                .map_err(|e| malformed(format!("invalid protobuf: {e}")))?;
             (request, body.len())
         }
         Encoding::Json => {
@@ -94,7 +108,8 @@ async fn handle(distributor: &Distributor, encoding: Encoding, headers: &HeaderM
 }
 
 fn decompress(headers: &HeaderMap, raw: Bytes, limit: usize) -> Result<Bytes, ServiceError> {
-    let coding = headers.get(header::CONTENT_ENCODING).and_then(|v| v.to_str().ok()).unwrap_or("").trim().to_ascii_lowercase();
+    let coding =
+        headers.get(header::CONTENT_ENCODING).and_then(|v| v.to_str().ok()).unwrap_or("").trim().to_ascii_lowercase();
     match coding.as_str() {
         "" | "identity" | "none" => Ok(raw),
         "gzip" | "x-gzip" => {

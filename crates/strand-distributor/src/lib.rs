@@ -17,6 +17,8 @@ mod metrics;
 mod otlp_json;
 mod rate_limit;
 
-pub use config::{DistributorConfig, OtlpGrpcConfig, OtlpHttpConfig, OtlpProtocols, OtlpReceiverConfig, ReceiversConfig, RetryAfter};
+pub use config::{
+    DistributorConfig, OtlpGrpcConfig, OtlpHttpConfig, OtlpProtocols, OtlpReceiverConfig, ReceiversConfig, RetryAfter,
+};
 pub use distributor::Distributor;
 pub use otlp_json::decode_export_request;

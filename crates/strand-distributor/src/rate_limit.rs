@@ -58,7 +58,8 @@ mod tests {
     #[test]
     fn bursts_pass_then_the_rate_applies() {
         let limiter = RateLimiter::default();
-        let limits = IngestionLimits { rate_limit_bytes: Size(1000), burst_size_bytes: Size(5000), ..Default::default() };
+        let limits =
+            IngestionLimits { rate_limit_bytes: Size(1000), burst_size_bytes: Size(5000), ..Default::default() };
         let tenant = TenantId::single();
         assert!(limiter.admit(&tenant, &limits, 4000).is_ok());
         assert!(matches!(limiter.admit(&tenant, &limits, 4000), Err(Refusal::RateExceeded)));

@@ -26,12 +26,7 @@ mod tests {
     fn empty_section_parses_and_unknown_keys_are_refused() {
         let config: FrontendConfig = serde_json::from_str("{}").unwrap();
         assert_eq!(config, FrontendConfig::default());
-        let err = serde_json::from_str::<FrontendConfig>(r#"{"max_outstanding_per_tenant": 10}"#)
-            .unwrap_err();
-        assert!(
-            err.to_string()
-                .contains("unknown field `max_outstanding_per_tenant`"),
-            "{err}"
-        );
+        let err = serde_json::from_str::<FrontendConfig>(r#"{"max_outstanding_per_tenant": 10}"#).unwrap_err();
+        assert!(err.to_string().contains("unknown field `max_outstanding_per_tenant`"), "{err}");
     }
 }

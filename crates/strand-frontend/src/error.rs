@@ -62,8 +62,7 @@ impl FrontendError {
 impl IntoResponse for FrontendError {
     fn into_response(self) -> Response {
         let code = self.code();
-        let status =
-            StatusCode::from_u16(code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let status = StatusCode::from_u16(code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         if matches!(self, FrontendError::TraceNotFound) {
             // Tempo answers an unknown trace with an empty 404; Grafana then tries v1.
             return status.into_response();
@@ -72,10 +71,7 @@ impl IntoResponse for FrontendError {
             tracing::error!(error = %self, "query failed");
         }
         let mut response = (status, self.to_string()).into_response();
-        response.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("text/plain; charset=utf-8"),
-        );
+        response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
         response
     }
 }
@@ -87,34 +83,18 @@ mod tests {
 
     #[test]
     fn client_mistakes_are_4xx_and_only_bugs_are_500() {
+        assert_eq!(FrontendError::MissingTenant.into_response().status(), StatusCode::UNAUTHORIZED);
         assert_eq!(
-            FrontendError::MissingTenant.into_response().status(),
-            StatusCode::UNAUTHORIZED
-        );
-        assert_eq!(
-            FrontendError::InvalidTraceId(IdError::TraceIdTooLong)
-                .into_response()
-                .status(),
+            FrontendError::InvalidTraceId(IdError::TraceIdTooLong).into_response().status(),
             StatusCode::BAD_REQUEST
         );
         assert_eq!(
-            FrontendError::StartNotBeforeEnd { start: 2, end: 1 }
-                .into_response()
-                .status(),
+            FrontendError::StartNotBeforeEnd { start: 2, end: 1 }.into_response().status(),
             StatusCode::BAD_REQUEST
         );
-        assert_eq!(
-            FrontendError::TraceNotFound.into_response().status(),
-            StatusCode::NOT_FOUND
-        );
+        assert_eq!(FrontendError::TraceNotFound.into_response().status(), StatusCode::NOT_FOUND);
         let overloaded = FrontendError::Query(ServiceError::unavailable("too busy"));
-        assert_eq!(
-            overloaded.into_response().status(),
-            StatusCode::SERVICE_UNAVAILABLE
-        );
-        assert_eq!(
-            FrontendError::Encode.into_response().status(),
-            StatusCode::INTERNAL_SERVER_ERROR
-        );
+        assert_eq!(overloaded.into_response().status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(FrontendError::Encode.into_response().status(), StatusCode::INTERNAL_SERVER_ERROR);
     }
 }

@@ -59,10 +59,7 @@ pub fn router(state: FrontendState) -> Router {
 }
 
 /// The tenant a trace request belongs to.
-pub(crate) fn resolve_tenant(
-    headers: &HeaderMap,
-    multitenancy_enabled: bool,
-) -> Result<TenantId, FrontendError> {
+pub(crate) fn resolve_tenant(headers: &HeaderMap, multitenancy_enabled: bool) -> Result<TenantId, FrontendError> {
     if !multitenancy_enabled {
         return Ok(TenantId::single());
     }
@@ -81,14 +78,7 @@ pub(crate) fn resolve_tenant(
 
 /// Grafana's health check. Never needs a tenant.
 async fn echo() -> Response {
-    (
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("text/plain; charset=utf-8"),
-        )],
-        "echo\n",
-    )
-        .into_response()
+    ([(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"))], "echo\n").into_response()
 }
 
 /// Prometheus' buildinfo shape, as Tempo serves it.
@@ -118,15 +108,10 @@ async fn build_info(State(state): State<Arc<FrontendState>>) -> Response {
 
 /// Counts every answer by route template, so the label stays bounded whatever paths clients try.
 async fn count_requests(request: Request, next: Next) -> Response {
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|path| path.as_str().to_owned());
+    let route = request.extensions().get::<MatchedPath>().map(|path| path.as_str().to_owned());
     let response = next.run(request).await;
     let route = route.as_deref().unwrap_or("unmatched");
-    metrics::REQUESTS
-        .with_label_values(&[route, response.status().as_str()])
-        .inc();
+    metrics::REQUESTS.with_label_values(&[route, response.status().as_str()]).inc();
     response
 }
 
@@ -143,41 +128,17 @@ mod tests {
 
     #[test]
     fn tenant_header_is_ignored_without_multitenancy() {
-        assert_eq!(
-            resolve_tenant(&HeaderMap::new(), false).unwrap(),
-            TenantId::single()
-        );
-        assert_eq!(
-            resolve_tenant(&headers(b"team-a"), false).unwrap(),
-            TenantId::single()
-        );
+        assert_eq!(resolve_tenant(&HeaderMap::new(), false).unwrap(), TenantId::single());
+        assert_eq!(resolve_tenant(&headers(b"team-a"), false).unwrap(), TenantId::single());
     }
 
     #[test]
     fn tenant_header_is_validated_with_multitenancy() {
-        assert_eq!(
-            resolve_tenant(&headers(b"team-a"), true).unwrap().as_str(),
-            "team-a"
-        );
-        assert!(matches!(
-            resolve_tenant(&HeaderMap::new(), true),
-            Err(FrontendError::MissingTenant)
-        ));
-        assert!(matches!(
-            resolve_tenant(&headers(b""), true),
-            Err(FrontendError::MissingTenant)
-        ));
-        assert!(matches!(
-            resolve_tenant(&headers(b"a/b"), true),
-            Err(FrontendError::InvalidTenant(_))
-        ));
-        assert!(matches!(
-            resolve_tenant(&headers(b"a|b"), true),
-            Err(FrontendError::FederatedTenants(_))
-        ));
-        assert!(matches!(
-            resolve_tenant(&headers(b"caf\xc3\xa9"), true),
-            Err(FrontendError::TenantNotText)
-        ));
+        assert_eq!(resolve_tenant(&headers(b"team-a"), true).unwrap().as_str(), "team-a");
+        assert!(matches!(resolve_tenant(&HeaderMap::new(), true), Err(FrontendError::MissingTenant)));
+        assert!(matches!(resolve_tenant(&headers(b""), true), Err(FrontendError::MissingTenant)));
+        assert!(matches!(resolve_tenant(&headers(b"a/b"), true), Err(FrontendError::InvalidTenant(_))));
+        assert!(matches!(resolve_tenant(&headers(b"a|b"), true), Err(FrontendError::FederatedTenants(_))));
+        assert!(matches!(resolve_tenant(&headers(b"caf\xc3\xa9"), true), Err(FrontendError::TenantNotText)));
     }
 }

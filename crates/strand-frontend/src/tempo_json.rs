@@ -32,20 +32,14 @@ pub(crate) fn trace_by_id_response(response: &TraceByIdResponse) -> Vec<u8> {
     let mut out = Vec::with_capacity(1024);
     let mut object = Object::open(&mut out);
     let empty = Trace::default();
-    write_trace(
-        object.key("trace"),
-        response.trace.as_ref().unwrap_or(&empty),
-        "resourceSpans",
-    );
+    write_trace(object.key("trace"), response.trace.as_ref().unwrap_or(&empty), "resourceSpans");
     if let Some(metrics) = &response.metrics {
         write_metrics(object.key("metrics"), metrics);
     }
     object.enumeration(
         "status",
         response.status,
-        PartialStatus::try_from(response.status)
-            .ok()
-            .map(|s| s.as_str_name()),
+        PartialStatus::try_from(response.status).ok().map(|s| s.as_str_name()),
     );
     object.string("message", &response.message);
     object.close();
@@ -108,11 +102,7 @@ fn write_span(out: &mut Vec<u8>, span: &Span) {
     object.bytes("parentSpanId", &span.parent_span_id);
     object.uint32("flags", span.flags);
     object.string("name", &span.name);
-    object.enumeration(
-        "kind",
-        span.kind,
-        SpanKind::try_from(span.kind).ok().map(|k| k.as_str_name()),
-    );
+    object.enumeration("kind", span.kind, SpanKind::try_from(span.kind).ok().map(|k| k.as_str_name()));
     object.uint64("startTimeUnixNano", span.start_time_unix_nano);
     object.uint64("endTimeUnixNano", span.end_time_unix_nano);
     object.list("attributes", &span.attributes, write_key_value);
@@ -149,13 +139,7 @@ fn write_status(out: &mut Vec<u8>, status: Option<&Status>) {
     let mut object = Object::open(out);
     if let Some(status) = status {
         object.string("message", &status.message);
-        object.enumeration(
-            "code",
-            status.code,
-            StatusCode::try_from(status.code)
-                .ok()
-                .map(|c| c.as_str_name()),
-        );
+        object.enumeration("code", status.code, StatusCode::try_from(status.code).ok().map(|c| c.as_str_name()));
     }
     object.close();
 }
@@ -174,13 +158,11 @@ fn write_any_value(out: &mut Vec<u8>, value: &AnyValue) {
     // A oneof member that is set is written even when it holds its zero value.
     match &value.value {
         Some(any_value::Value::StringValue(text)) => write_string(object.key("stringValue"), text),
-        Some(any_value::Value::BoolValue(flag)) => object
-            .key("boolValue")
-            .extend_from_slice(if *flag { b"true" } else { b"false" }),
-        Some(any_value::Value::IntValue(number)) => write_quoted(object.key("intValue"), number),
-        Some(any_value::Value::DoubleValue(number)) => {
-            write_double(object.key("doubleValue"), *number)
+        Some(any_value::Value::BoolValue(flag)) => {
+            object.key("boolValue").extend_from_slice(if *flag { b"true" } else { b"false" })
         }
+        Some(any_value::Value::IntValue(number)) => write_quoted(object.key("intValue"), number),
+        Some(any_value::Value::DoubleValue(number)) => write_double(object.key("doubleValue"), *number),
         Some(any_value::Value::ArrayValue(array)) => {
             let mut inner = Object::open(object.key("arrayValue"));
             inner.list("values", &array.values, write_any_value);
@@ -313,11 +295,7 @@ fn write_double(out: &mut Vec<u8>, value: f64) {
     if value.is_nan() {
         out.extend_from_slice(b"\"NaN\"");
     } else if value.is_infinite() {
-        out.extend_from_slice(if value > 0.0 {
-            b"\"Infinity\""
-        } else {
-            b"\"-Infinity\""
-        });
+        out.extend_from_slice(if value > 0.0 { b"\"Infinity\"" } else { b"\"-Infinity\"" });
     } else {
         let magnitude = value.abs();
         if magnitude != 0.0 && !(1e-6..1e21).contains(&magnitude) {
@@ -350,10 +328,7 @@ fn write_string(out: &mut Vec<u8>, text: &str) {
             '\u{c}' => Some(b"\\f"),
             _ => None,
         };
-        let needs_unicode_escape = matches!(
-            character,
-            '\u{0}'..='\u{1f}' | '<' | '>' | '&' | '\u{2028}' | '\u{2029}'
-        );
+        let needs_unicode_escape = matches!(character, '\u{0}'..='\u{1f}' | '<' | '>' | '&' | '\u{2028}' | '\u{2029}');
         if short.is_none() && !needs_unicode_escape {
             continue;
         }
@@ -385,33 +360,20 @@ mod tests {
     fn string_attr(key: &str, value: &str) -> KeyValue {
         KeyValue {
             key: key.into(),
-            value: Some(AnyValue {
-                value: Some(any_value::Value::StringValue(value.into())),
-            }),
+            value: Some(AnyValue { value: Some(any_value::Value::StringValue(value.into())) }),
             ..Default::default()
         }
     }
 
     fn attr(key: &str, value: any_value::Value) -> KeyValue {
-        KeyValue {
-            key: key.into(),
-            value: Some(AnyValue { value: Some(value) }),
-            ..Default::default()
-        }
+        KeyValue { key: key.into(), value: Some(AnyValue { value: Some(value) }), ..Default::default() }
     }
 
     fn one_span(span: Span) -> Trace {
         Trace {
             resource_spans: vec![ResourceSpans {
-                resource: Some(Resource {
-                    attributes: vec![string_attr("service.name", "svc")],
-                    ..Default::default()
-                }),
-                scope_spans: vec![ScopeSpans {
-                    scope: None,
-                    spans: vec![span],
-                    schema_url: String::new(),
-                }],
+                resource: Some(Resource { attributes: vec![string_attr("service.name", "svc")], ..Default::default() }),
+                scope_spans: vec![ScopeSpans { scope: None, spans: vec![span], schema_url: String::new() }],
                 schema_url: String::new(),
             }],
         }
@@ -455,10 +417,7 @@ mod tests {
             kind: SpanKind::Server as i32,
             start_time_unix_nano: 1_689_969_302_000_000_000,
             end_time_unix_nano: 1_689_970_000_000_000_000,
-            status: Some(Status {
-                message: "boom".into(),
-                code: StatusCode::Error as i32,
-            }),
+            status: Some(Status { message: "boom".into(), code: StatusCode::Error as i32 }),
             ..Default::default()
         };
         let trace = Trace {
@@ -468,10 +427,7 @@ mod tests {
                     ..Default::default()
                 }),
                 scope_spans: vec![ScopeSpans {
-                    scope: Some(InstrumentationScope {
-                        name: "my.library".into(),
-                        ..Default::default()
-                    }),
+                    scope: Some(InstrumentationScope { name: "my.library".into(), ..Default::default() }),
                     spans: vec![span],
                     schema_url: String::new(),
                 }],
@@ -523,16 +479,11 @@ mod tests {
         };
         let response = TraceByIdResponse {
             trace: Some(trace),
-            metrics: Some(TraceByIdMetrics {
-                inspected_bytes: 1234,
-            }),
+            metrics: Some(TraceByIdMetrics { inspected_bytes: 1234 }),
             ..Default::default()
         };
         let expected = r#"{"trace":{"resourceSpans":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"my.service"}}]},"scopeSpans":[{"scope":{"name":"my.library","version":"1.0.0"},"spans":[{"traceId":"W47/95gDgQPSabYzgT/HAA==","spanId":"7uGbfsPBsQA=","name":"I am a span!","kind":"SPAN_KIND_SERVER","startTimeUnixNano":"1689969302000000000","endTimeUnixNano":"1689970000000000000","attributes":[{"key":"my.span.attr","value":{"stringValue":"some value"}}],"status":{}}]}]}]},"metrics":{"inspectedBytes":"1234"}}"#;
-        assert_eq!(
-            String::from_utf8(trace_by_id_response(&response)).unwrap(),
-            expected
-        );
+        assert_eq!(String::from_utf8(trace_by_id_response(&response)).unwrap(), expected);
     }
 
     #[test]
@@ -546,10 +497,7 @@ mod tests {
         assert_eq!(span["traceId"], "+/v7+/v7+/v7+/v7+/v7+w==");
         assert_eq!(span["spanId"], "//////////8=");
         assert_eq!(span["parentSpanId"], "Pj4+Pj4+Pj4=");
-        assert_eq!(
-            any(any_value::Value::BytesValue(vec![1, 2, 3, 4])),
-            r#"{"bytesValue":"AQIDBA=="}"#
-        );
+        assert_eq!(any(any_value::Value::BytesValue(vec![1, 2, 3, 4])), r#"{"bytesValue":"AQIDBA=="}"#);
     }
 
     #[test]
@@ -561,16 +509,8 @@ mod tests {
             dropped_attributes_count: 3,
             dropped_events_count: 4,
             dropped_links_count: 5,
-            events: vec![Event {
-                time_unix_nano: 42,
-                dropped_attributes_count: 6,
-                ..Default::default()
-            }],
-            links: vec![Link {
-                flags: 1,
-                dropped_attributes_count: 7,
-                ..Default::default()
-            }],
+            events: vec![Event { time_unix_nano: 42, dropped_attributes_count: 6, ..Default::default() }],
+            links: vec![Link { flags: 1, dropped_attributes_count: 7, ..Default::default() }],
             ..Default::default()
         });
         assert_eq!(span["startTimeUnixNano"], "18446744073709551615");
@@ -581,18 +521,10 @@ mod tests {
         assert_eq!(span["droppedLinksCount"], 5);
         assert_eq!(span["events"][0]["timeUnixNano"], "42");
         assert_eq!(span["events"][0]["droppedAttributesCount"], 6);
-        assert_eq!(
-            span["links"][0],
-            json!({"droppedAttributesCount": 7, "flags": 1})
-        );
-        assert_eq!(
-            any(any_value::Value::IntValue(i64::MIN)),
-            r#"{"intValue":"-9223372036854775808"}"#
-        );
-        let metrics = TraceByIdResponse {
-            metrics: Some(TraceByIdMetrics { inspected_bytes: 7 }),
-            ..Default::default()
-        };
+        assert_eq!(span["links"][0], json!({"droppedAttributesCount": 7, "flags": 1}));
+        assert_eq!(any(any_value::Value::IntValue(i64::MIN)), r#"{"intValue":"-9223372036854775808"}"#);
+        let metrics =
+            TraceByIdResponse { metrics: Some(TraceByIdMetrics { inspected_bytes: 7 }), ..Default::default() };
         assert_eq!(
             String::from_utf8(trace_by_id_response(&metrics)).unwrap(),
             r#"{"trace":{},"metrics":{"inspectedBytes":"7"}}"#
@@ -608,42 +540,15 @@ mod tests {
             (4, "SPAN_KIND_PRODUCER"),
             (5, "SPAN_KIND_CONSUMER"),
         ] {
-            assert_eq!(
-                v1_span(Span {
-                    kind,
-                    ..Default::default()
-                })["kind"],
-                name
-            );
+            assert_eq!(v1_span(Span { kind, ..Default::default() })["kind"], name);
         }
-        assert_eq!(
-            v1_span(Span {
-                kind: 9,
-                ..Default::default()
-            })["kind"],
-            9
-        );
-        let ok = v1_span(Span {
-            status: Some(Status {
-                code: 1,
-                message: String::new(),
-            }),
-            ..Default::default()
-        });
+        assert_eq!(v1_span(Span { kind: 9, ..Default::default() })["kind"], 9);
+        let ok = v1_span(Span { status: Some(Status { code: 1, message: String::new() }), ..Default::default() });
         assert_eq!(ok["status"], json!({"code": "STATUS_CODE_OK"}));
-        let error = v1_span(Span {
-            status: Some(Status {
-                code: 2,
-                message: String::new(),
-            }),
-            ..Default::default()
-        });
+        let error = v1_span(Span { status: Some(Status { code: 2, message: String::new() }), ..Default::default() });
         assert_eq!(error["status"], json!({"code": "STATUS_CODE_ERROR"}));
-        let partial = TraceByIdResponse {
-            status: PartialStatus::Partial as i32,
-            message: "cut".into(),
-            ..Default::default()
-        };
+        let partial =
+            TraceByIdResponse { status: PartialStatus::Partial as i32, message: "cut".into(), ..Default::default() };
         assert_eq!(
             String::from_utf8(trace_by_id_response(&partial)).unwrap(),
             r#"{"trace":{},"status":"PARTIAL","message":"cut"}"#
@@ -652,20 +557,10 @@ mod tests {
 
     #[test]
     fn zero_and_empty_fields_are_left_out() {
-        let span = v1_span(Span {
-            kind: 0,
-            status: Some(Status {
-                code: 0,
-                message: String::new(),
-            }),
-            ..Default::default()
-        });
+        let span =
+            v1_span(Span { kind: 0, status: Some(Status { code: 0, message: String::new() }), ..Default::default() });
         assert_eq!(span, json!({"status": {}}));
-        let pair = KeyValue {
-            key: String::new(),
-            value: None,
-            ..Default::default()
-        };
+        let pair = KeyValue { key: String::new(), value: None, ..Default::default() };
         let mut out = Vec::new();
         write_key_value(&mut out, &pair);
         assert_eq!(out, b"{}");
@@ -679,39 +574,18 @@ mod tests {
             status: PartialStatus::Complete as i32,
             ..Default::default()
         };
-        assert_eq!(
-            String::from_utf8(trace_by_id_response(&complete)).unwrap(),
-            r#"{"trace":{}}"#
-        );
+        assert_eq!(String::from_utf8(trace_by_id_response(&complete)).unwrap(), r#"{"trace":{}}"#);
     }
 
     #[test]
     fn set_any_value_members_are_written_even_when_zero() {
-        assert_eq!(
-            any(any_value::Value::StringValue(String::new())),
-            r#"{"stringValue":""}"#
-        );
-        assert_eq!(
-            any(any_value::Value::BoolValue(false)),
-            r#"{"boolValue":false}"#
-        );
+        assert_eq!(any(any_value::Value::StringValue(String::new())), r#"{"stringValue":""}"#);
+        assert_eq!(any(any_value::Value::BoolValue(false)), r#"{"boolValue":false}"#);
         assert_eq!(any(any_value::Value::IntValue(0)), r#"{"intValue":"0"}"#);
-        assert_eq!(
-            any(any_value::Value::DoubleValue(0.0)),
-            r#"{"doubleValue":0}"#
-        );
-        assert_eq!(
-            any(any_value::Value::BytesValue(Vec::new())),
-            r#"{"bytesValue":""}"#
-        );
-        assert_eq!(
-            any(any_value::Value::ArrayValue(ArrayValue::default())),
-            r#"{"arrayValue":{}}"#
-        );
-        assert_eq!(
-            any(any_value::Value::KvlistValue(KeyValueList::default())),
-            r#"{"kvlistValue":{}}"#
-        );
+        assert_eq!(any(any_value::Value::DoubleValue(0.0)), r#"{"doubleValue":0}"#);
+        assert_eq!(any(any_value::Value::BytesValue(Vec::new())), r#"{"bytesValue":""}"#);
+        assert_eq!(any(any_value::Value::ArrayValue(ArrayValue::default())), r#"{"arrayValue":{}}"#);
+        assert_eq!(any(any_value::Value::KvlistValue(KeyValueList::default())), r#"{"kvlistValue":{}}"#);
         let mut out = Vec::new();
         write_any_value(&mut out, &AnyValue { value: None });
         assert_eq!(out, b"{}");
@@ -727,15 +601,9 @@ mod tests {
                     "list",
                     any_value::Value::ArrayValue(ArrayValue {
                         values: vec![
-                            AnyValue {
-                                value: Some(any_value::Value::IntValue(7)),
-                            },
-                            AnyValue {
-                                value: Some(any_value::Value::DoubleValue(1.5)),
-                            },
-                            AnyValue {
-                                value: Some(any_value::Value::StringValue("x".into())),
-                            },
+                            AnyValue { value: Some(any_value::Value::IntValue(7)) },
+                            AnyValue { value: Some(any_value::Value::DoubleValue(1.5)) },
+                            AnyValue { value: Some(any_value::Value::StringValue("x".into())) },
                         ],
                     }),
                 ),
@@ -773,19 +641,10 @@ mod tests {
         assert_eq!(quoted("plain"), r#""plain""#);
         assert_eq!(quoted("a\"b\\c"), r#""a\"b\\c""#);
         assert_eq!(quoted("line\nfeed\ttab\r"), r#""line\nfeed\ttab\r""#);
-        assert_eq!(
-            quoted("<a href=\"x\">&</a>"),
-            r#""\u003ca href=\"x\"\u003e\u0026\u003c/a\u003e""#
-        );
-        assert_eq!(
-            quoted("\u{0}\u{1f}\u{2028}é☃"),
-            "\"\\u0000\\u001f\\u2028é☃\""
-        );
+        assert_eq!(quoted("<a href=\"x\">&</a>"), r#""\u003ca href=\"x\"\u003e\u0026\u003c/a\u003e""#);
+        assert_eq!(quoted("\u{0}\u{1f}\u{2028}é☃"), "\"\\u0000\\u001f\\u2028é☃\"");
         let tricky = "ü<\u{7}>\"\u{2029}";
-        assert_eq!(
-            serde_json::from_str::<String>(&quoted(tricky)).unwrap(),
-            tricky
-        );
+        assert_eq!(serde_json::from_str::<String>(&quoted(tricky)).unwrap(), tricky);
     }
 
     #[test]
@@ -793,11 +652,7 @@ mod tests {
         let trace = Trace {
             resource_spans: vec![ResourceSpans {
                 resource: None,
-                scope_spans: vec![ScopeSpans {
-                    scope: None,
-                    spans: vec![Span::default()],
-                    schema_url: String::new(),
-                }],
+                scope_spans: vec![ScopeSpans { scope: None, spans: vec![Span::default()], schema_url: String::new() }],
                 schema_url: String::new(),
             }],
         };
@@ -837,10 +692,7 @@ mod tests {
                 flags: 256,
             }],
             dropped_links_count: 5,
-            status: Some(Status {
-                message: "m".into(),
-                code: 1,
-            }),
+            status: Some(Status { message: "m".into(), code: 1 }),
         };
         let trace = Trace {
             resource_spans: vec![ResourceSpans {

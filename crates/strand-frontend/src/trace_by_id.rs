@@ -53,10 +53,7 @@ fn parse_seconds(name: &'static str, value: Option<&str>) -> Result<Option<u64>,
         Some(text) => match text.parse::<u64>() {
             Ok(0) => Ok(None),
             Ok(seconds) => Ok(Some(seconds)),
-            Err(_) => Err(FrontendError::InvalidTime {
-                name,
-                value: text.to_string(),
-            }),
+            Err(_) => Err(FrontendError::InvalidTime { name, value: text.to_string() }),
         },
     }
 }
@@ -74,11 +71,7 @@ pub(crate) async fn trace_by_id_v1(
     let body = strand_common::spawn_cpu(move || {
         let mut trace = found.trace;
         fill_required_messages(&mut trace);
-        if protobuf {
-            trace.encode_to_vec()
-        } else {
-            tempo_json::trace_v1(&trace)
-        }
+        if protobuf { trace.encode_to_vec() } else { tempo_json::trace_v1(&trace) }
     })
     .await
     .map_err(|_| FrontendError::Encode)?;
@@ -97,11 +90,7 @@ pub(crate) async fn trace_by_id_v2(
     let protobuf = wants_protobuf(&headers);
     let body = strand_common::spawn_cpu(move || {
         let response = v2_response(found);
-        if protobuf {
-            response.encode_to_vec()
-        } else {
-            tempo_json::trace_by_id_response(&response)
-        }
+        if protobuf { response.encode_to_vec() } else { tempo_json::trace_by_id_response(&response) }
     })
     .await
     .map_err(|_| FrontendError::Encode)?;
@@ -119,12 +108,10 @@ async fn lookup(
     let span = tracing::Span::current();
     let tenant = resolve_tenant(headers, state.multitenancy_enabled)?;
     span.record("tenant", tenant.as_str());
-    let Path(raw_id) =
-        path.map_err(|rejection| FrontendError::InvalidRequest(rejection.body_text()))?;
+    let Path(raw_id) = path.map_err(|rejection| FrontendError::InvalidRequest(rejection.body_text()))?;
     let id = TraceId::parse_hex(&raw_id)?;
     span.record("trace_id", tracing::field::display(id));
-    let Query(params) =
-        query.map_err(|rejection| FrontendError::InvalidRequest(rejection.body_text()))?;
+    let Query(params) = query.map_err(|rejection| FrontendError::InvalidRequest(rejection.body_text()))?;
     let range = params.time_range()?;
     match state.querier.trace_by_id(&tenant, id, range).await {
         Ok(Some(found)) if !found.trace.resource_spans.is_empty() => Ok(found),
@@ -143,9 +130,7 @@ fn v2_response(found: FoundTrace) -> TraceByIdResponse {
     };
     TraceByIdResponse {
         trace: Some(trace),
-        metrics: Some(TraceByIdMetrics {
-            inspected_bytes: found.inspected_bytes,
-        }),
+        metrics: Some(TraceByIdMetrics { inspected_bytes: found.inspected_bytes }),
         status: status as i32,
         message,
     }
@@ -167,21 +152,15 @@ pub(crate) fn fill_required_messages(trace: &mut Trace) {
 
 /// Tempo's rule: binary protobuf when `Accept` mentions `application/protobuf` anywhere.
 fn wants_protobuf(headers: &HeaderMap) -> bool {
-    headers.get_all(header::ACCEPT).iter().any(|value| {
-        value
-            .as_bytes()
-            .windows(PROTOBUF.len())
-            .any(|window| window == PROTOBUF.as_bytes())
-    })
+    headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .any(|value| value.as_bytes().windows(PROTOBUF.len()).any(|window| window == PROTOBUF.as_bytes()))
 }
 
 fn respond(protobuf: bool, body: Vec<u8>) -> Response {
     let content_type = if protobuf { PROTOBUF } else { JSON };
-    (
-        [(header::CONTENT_TYPE, HeaderValue::from_static(content_type))],
-        body,
-    )
-        .into_response()
+    ([(header::CONTENT_TYPE, HeaderValue::from_static(content_type))], body).into_response()
 }
 
 #[cfg(test)]
@@ -192,36 +171,15 @@ mod tests {
     use super::*;
 
     fn params(start: Option<&str>, end: Option<&str>) -> TraceParams {
-        TraceParams {
-            start: start.map(str::to_string),
-            end: end.map(str::to_string),
-        }
+        TraceParams { start: start.map(str::to_string), end: end.map(str::to_string) }
     }
 
     #[test]
     fn time_range_follows_tempo() {
-        assert_eq!(
-            params(None, None).time_range().unwrap(),
-            TimeRange::default()
-        );
-        assert_eq!(
-            params(Some("10"), Some("20")).time_range().unwrap(),
-            TimeRange {
-                start: Some(10),
-                end: Some(20)
-            }
-        );
-        assert_eq!(
-            params(Some(""), Some("0")).time_range().unwrap(),
-            TimeRange::default()
-        );
-        assert_eq!(
-            params(Some("30"), Some("0")).time_range().unwrap(),
-            TimeRange {
-                start: Some(30),
-                end: None
-            }
-        );
+        assert_eq!(params(None, None).time_range().unwrap(), TimeRange::default());
+        assert_eq!(params(Some("10"), Some("20")).time_range().unwrap(), TimeRange { start: Some(10), end: Some(20) });
+        assert_eq!(params(Some(""), Some("0")).time_range().unwrap(), TimeRange::default());
+        assert_eq!(params(Some("30"), Some("0")).time_range().unwrap(), TimeRange { start: Some(30), end: None });
         assert!(matches!(
             params(Some("20"), Some("20")).time_range(),
             Err(FrontendError::StartNotBeforeEnd { start: 20, end: 20 })
@@ -230,14 +188,8 @@ mod tests {
             params(Some("abc"), None).time_range(),
             Err(FrontendError::InvalidTime { name: "start", .. })
         ));
-        assert!(matches!(
-            params(None, Some("-5")).time_range(),
-            Err(FrontendError::InvalidTime { name: "end", .. })
-        ));
-        assert!(matches!(
-            params(None, Some("1.5")).time_range(),
-            Err(FrontendError::InvalidTime { name: "end", .. })
-        ));
+        assert!(matches!(params(None, Some("-5")).time_range(), Err(FrontendError::InvalidTime { name: "end", .. })));
+        assert!(matches!(params(None, Some("1.5")).time_range(), Err(FrontendError::InvalidTime { name: "end", .. })));
     }
 
     #[test]
@@ -246,15 +198,9 @@ mod tests {
         assert!(!wants_protobuf(&headers));
         headers.insert(header::ACCEPT, HeaderValue::from_static("application/json"));
         assert!(!wants_protobuf(&headers));
-        headers.append(
-            header::ACCEPT,
-            HeaderValue::from_static("text/html, application/protobuf;q=0.9"),
-        );
+        headers.append(header::ACCEPT, HeaderValue::from_static("text/html, application/protobuf;q=0.9"));
         assert!(wants_protobuf(&headers));
-        headers.insert(
-            header::ACCEPT,
-            HeaderValue::from_static("application/x-protobuf"),
-        );
+        headers.insert(header::ACCEPT, HeaderValue::from_static("application/x-protobuf"));
         assert!(!wants_protobuf(&headers));
     }
 
@@ -262,10 +208,7 @@ mod tests {
     fn required_messages_are_filled_and_encoded() {
         let mut trace = Trace {
             resource_spans: vec![ResourceSpans {
-                scope_spans: vec![ScopeSpans {
-                    spans: vec![Span::default()],
-                    ..Default::default()
-                }],
+                scope_spans: vec![ScopeSpans { spans: vec![Span::default()], ..Default::default() }],
                 ..Default::default()
             }],
         };
@@ -286,23 +229,12 @@ mod tests {
 
     #[test]
     fn v2_always_has_a_trace_and_flags_truncation() {
-        let response = v2_response(FoundTrace {
-            trace: Trace::default(),
-            truncated: false,
-            inspected_bytes: 0,
-        });
+        let response = v2_response(FoundTrace { trace: Trace::default(), truncated: false, inspected_bytes: 0 });
         assert_eq!(response.encode_to_vec()[..2], [0x0a, 0x00]);
         assert_eq!(response.status, PartialStatus::Complete as i32);
-        let response = v2_response(FoundTrace {
-            trace: Trace::default(),
-            truncated: true,
-            inspected_bytes: 9,
-        });
+        let response = v2_response(FoundTrace { trace: Trace::default(), truncated: true, inspected_bytes: 9 });
         assert_eq!(response.status, PartialStatus::Partial as i32);
         assert_eq!(response.message, PARTIAL_MESSAGE);
-        assert_eq!(
-            response.metrics,
-            Some(TraceByIdMetrics { inspected_bytes: 9 })
-        );
+        assert_eq!(response.metrics, Some(TraceByIdMetrics { inspected_bytes: 9 }));
     }
 }

@@ -17,9 +17,7 @@ use serde_json::{Value, json};
 use strand_common::{ErrorCode, ServiceError};
 use strand_frontend::{BuildInfo, FrontendState, router};
 use strand_model::{FoundTrace, TenantId, TimeRange, TraceByIdQuerier, TraceId};
-use strand_proto::otlp::common::{
-    AnyValue, ArrayValue, InstrumentationScope, KeyValue, KeyValueList, any_value,
-};
+use strand_proto::otlp::common::{AnyValue, ArrayValue, InstrumentationScope, KeyValue, KeyValueList, any_value};
 use strand_proto::otlp::resource::Resource;
 use strand_proto::otlp::trace::span::{Event, Link};
 use strand_proto::otlp::trace::{ResourceSpans, ScopeSpans, Span, Status};
@@ -55,14 +53,8 @@ struct Harness {
 }
 
 impl Harness {
-    fn new(
-        answer: Result<Option<FoundTrace>, ServiceError>,
-        multitenancy_enabled: bool,
-    ) -> Harness {
-        let querier = Arc::new(FakeQuerier {
-            answer,
-            calls: Mutex::new(Vec::new()),
-        });
+    fn new(answer: Result<Option<FoundTrace>, ServiceError>, multitenancy_enabled: bool) -> Harness {
+        let querier = Arc::new(FakeQuerier { answer, calls: Mutex::new(Vec::new()) });
         let router = router(FrontendState {
             querier: querier.clone(),
             multitenancy_enabled,
@@ -77,37 +69,18 @@ impl Harness {
     }
 
     fn found(trace: Trace) -> Harness {
-        Harness::new(
-            Ok(Some(FoundTrace {
-                trace,
-                truncated: false,
-                inspected_bytes: 1234,
-            })),
-            false,
-        )
+        Harness::new(Ok(Some(FoundTrace { trace, truncated: false, inspected_bytes: 1234 })), false)
     }
 
-    async fn get(
-        &self,
-        uri: &str,
-        headers: &[(&str, &str)],
-    ) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
+    async fn get(&self, uri: &str, headers: &[(&str, &str)]) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
         let mut request = Request::builder().uri(uri);
         for (name, value) in headers {
             request = request.header(*name, *value);
         }
-        let response: Response = self
-            .router
-            .clone()
-            .oneshot(request.body(Body::empty()).unwrap())
-            .await
-            .unwrap();
+        let response: Response = self.router.clone().oneshot(request.body(Body::empty()).unwrap()).await.unwrap();
         let status = response.status();
         let headers = response.headers().clone();
-        let body = axum::body::to_bytes(response.into_body(), usize::MAX)
-            .await
-            .unwrap()
-            .to_vec();
+        let body = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap().to_vec();
         (status, headers, body)
     }
 
@@ -121,11 +94,7 @@ fn string_attr(key: &str, value: &str) -> KeyValue {
 }
 
 fn attr(key: &str, value: any_value::Value) -> KeyValue {
-    KeyValue {
-        key: key.into(),
-        value: Some(AnyValue { value: Some(value) }),
-        ..Default::default()
-    }
+    KeyValue { key: key.into(), value: Some(AnyValue { value: Some(value) }), ..Default::default() }
 }
 
 /// A trace that uses every field, plus a second batch whose resource, scope and status are unset.
@@ -146,29 +115,17 @@ fn sample_trace() -> Trace {
             attr("ratio", any_value::Value::DoubleValue(0.25)),
             attr("nan", any_value::Value::DoubleValue(f64::NAN)),
             attr("cached", any_value::Value::BoolValue(false)),
-            attr(
-                "blob",
-                any_value::Value::BytesValue(vec![0xde, 0xad, 0xbe, 0xef]),
-            ),
+            attr("blob", any_value::Value::BytesValue(vec![0xde, 0xad, 0xbe, 0xef])),
             attr(
                 "list",
                 any_value::Value::ArrayValue(ArrayValue {
                     values: vec![
-                        AnyValue {
-                            value: Some(any_value::Value::IntValue(0)),
-                        },
-                        AnyValue {
-                            value: Some(any_value::Value::StringValue("x".into())),
-                        },
+                        AnyValue { value: Some(any_value::Value::IntValue(0)) },
+                        AnyValue { value: Some(any_value::Value::StringValue("x".into())) },
                     ],
                 }),
             ),
-            attr(
-                "map",
-                any_value::Value::KvlistValue(KeyValueList {
-                    values: vec![string_attr("inner", "v")],
-                }),
-            ),
+            attr("map", any_value::Value::KvlistValue(KeyValueList { values: vec![string_attr("inner", "v")] })),
         ],
         dropped_attributes_count: 1,
         events: vec![Event {
@@ -187,10 +144,7 @@ fn sample_trace() -> Trace {
             flags: 1,
         }],
         dropped_links_count: 5,
-        status: Some(Status {
-            message: "boom".into(),
-            code: 2,
-        }),
+        status: Some(Status { message: "boom".into(), code: 2 }),
         ..Default::default()
     };
     let client = Span {
@@ -226,11 +180,7 @@ fn sample_trace() -> Trace {
             },
             ResourceSpans {
                 resource: None,
-                scope_spans: vec![ScopeSpans {
-                    scope: None,
-                    spans: vec![client],
-                    schema_url: String::new(),
-                }],
+                scope_spans: vec![ScopeSpans { scope: None, spans: vec![client], schema_url: String::new() }],
                 schema_url: String::new(),
             },
         ],
@@ -248,8 +198,7 @@ fn sample_trace_filled() -> Trace {
 }
 
 fn json_body(body: &[u8]) -> Value {
-    serde_json::from_slice(body)
-        .unwrap_or_else(|err| panic!("not JSON ({err}): {}", String::from_utf8_lossy(body)))
+    serde_json::from_slice(body).unwrap_or_else(|err| panic!("not JSON ({err}): {}", String::from_utf8_lossy(body)))
 }
 
 fn b64(hex_text: &str) -> String {
@@ -264,10 +213,7 @@ fn assert_batches_shape(batches: &Value) {
         first["resource"],
         json!({"attributes": [{"key": "service.name", "value": {"stringValue": "my.service"}}], "droppedAttributesCount": 1})
     );
-    assert_eq!(
-        first["schemaUrl"],
-        "https://opentelemetry.io/schemas/1.21.0"
-    );
+    assert_eq!(first["schemaUrl"], "https://opentelemetry.io/schemas/1.21.0");
     let scope_spans = &first["scopeSpans"][0];
     assert_eq!(
         scope_spans["scope"],
@@ -277,10 +223,7 @@ fn assert_batches_shape(batches: &Value) {
     assert_eq!(span["traceId"], b64(TRACE_HEX));
     assert_eq!(span["traceId"], "W47/95gDgQPSabYzgT/HAA==");
     assert_eq!(span["spanId"], "7uGbfsPBsQA=");
-    assert!(
-        span.get("parentSpanId").is_none(),
-        "empty parent is omitted"
-    );
+    assert!(span.get("parentSpanId").is_none(), "empty parent is omitted");
     assert_eq!(span["traceState"], "vendor=1");
     assert_eq!(span["flags"], 0x301);
     assert_eq!(span["name"], "GET /");
@@ -311,10 +254,7 @@ fn assert_batches_shape(batches: &Value) {
         json!([{"traceId": STANDARD.encode([7u8; 16]), "spanId": STANDARD.encode([8u8; 8]), "traceState": "t=1", "attributes": [{"key": "link", "value": {"stringValue": "yes"}}], "droppedAttributesCount": 4, "flags": 1}])
     );
     assert_eq!(span["droppedLinksCount"], 5);
-    assert_eq!(
-        span["status"],
-        json!({"message": "boom", "code": "STATUS_CODE_ERROR"})
-    );
+    assert_eq!(span["status"], json!({"message": "boom", "code": "STATUS_CODE_ERROR"}));
 
     // The second batch had no resource, scope or status: they are present and empty.
     let second = &batches[1];
@@ -345,20 +285,13 @@ async fn v1_json_has_tempo_shape() {
 #[tokio::test]
 async fn v2_json_has_tempo_shape() {
     let harness = Harness::found(sample_trace());
-    let (status, headers, body) = harness
-        .get(
-            &format!("/api/v2/traces/{TRACE_HEX}"),
-            &[("Accept", "application/json")],
-        )
-        .await;
+    let (status, headers, body) =
+        harness.get(&format!("/api/v2/traces/{TRACE_HEX}"), &[("Accept", "application/json")]).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(headers[header::CONTENT_TYPE], "application/json");
     let value = json_body(&body);
     assert_eq!(value["metrics"], json!({"inspectedBytes": "1234"}));
-    assert!(
-        value.get("status").is_none(),
-        "COMPLETE is the zero value and is omitted"
-    );
+    assert!(value.get("status").is_none(), "COMPLETE is the zero value and is omitted");
     assert!(value.get("message").is_none());
     assert!(value["trace"].get("batches").is_none());
     assert_batches_shape(&value["trace"]["resourceSpans"]);
@@ -382,9 +315,7 @@ enum Expect {
 
 /// Fails on any key not in `allowed`, and on any value of the wrong JSON type.
 fn check_object(value: &Value, path: &str, allowed: &[(&str, Expect)]) {
-    let object = value
-        .as_object()
-        .unwrap_or_else(|| panic!("{path}: expected an object, got {value}"));
+    let object = value.as_object().unwrap_or_else(|| panic!("{path}: expected an object, got {value}"));
     for (key, field) in object {
         let here = format!("{path}.{key}");
         let Some((_, expect)) = allowed.iter().find(|(name, _)| name == key) else {
@@ -396,9 +327,7 @@ fn check_object(value: &Value, path: &str, allowed: &[(&str, Expect)]) {
                 "{here}: expected a non-empty string, got {field}"
             ),
             Expect::Uint64 => assert!(
-                field
-                    .as_str()
-                    .is_some_and(|s| s.parse::<u64>().is_ok_and(|n| n != 0)),
+                field.as_str().is_some_and(|s| s.parse::<u64>().is_ok_and(|n| n != 0)),
                 "{here}: expected a non-zero uint64 string, got {field}"
             ),
             Expect::Int64 => assert!(
@@ -406,14 +335,11 @@ fn check_object(value: &Value, path: &str, allowed: &[(&str, Expect)]) {
                 "{here}: expected an int64 string, got {field}"
             ),
             Expect::Uint32 => assert!(
-                field
-                    .as_u64()
-                    .is_some_and(|n| n != 0 && n <= u64::from(u32::MAX)),
+                field.as_u64().is_some_and(|n| n != 0 && n <= u64::from(u32::MAX)),
                 "{here}: expected a non-zero uint32 number, got {field}"
             ),
             Expect::Double => assert!(
-                field.is_number()
-                    || matches!(field.as_str(), Some("NaN" | "Infinity" | "-Infinity")),
+                field.is_number() || matches!(field.as_str(), Some("NaN" | "Infinity" | "-Infinity")),
                 "{here}: expected a double, got {field}"
             ),
             Expect::Bool => assert!(field.is_boolean(), "{here}: expected a bool, got {field}"),
@@ -427,9 +353,7 @@ fn check_object(value: &Value, path: &str, allowed: &[(&str, Expect)]) {
             ),
             Expect::Object(check) => check(field, &here),
             Expect::List(check) => {
-                let items = field
-                    .as_array()
-                    .unwrap_or_else(|| panic!("{here}: expected an array, got {field}"));
+                let items = field.as_array().unwrap_or_else(|| panic!("{here}: expected an array, got {field}"));
                 assert!(!items.is_empty(), "{here}: empty lists are omitted");
                 for (index, item) in items.iter().enumerate() {
                     check(item, &format!("{here}[{index}]"));
@@ -450,10 +374,7 @@ fn check_response(value: &Value, path: &str) {
             ("message", Expect::Text),
         ],
     );
-    assert!(
-        value.get("trace").is_some(),
-        "{path}.trace is always present"
-    );
+    assert!(value.get("trace").is_some(), "{path}.trace is always present");
 }
 
 fn check_metrics(value: &Value, path: &str) {
@@ -461,11 +382,7 @@ fn check_metrics(value: &Value, path: &str) {
 }
 
 fn check_trace(value: &Value, path: &str) {
-    check_object(
-        value,
-        path,
-        &[("resourceSpans", Expect::List(check_resource_spans))],
-    );
+    check_object(value, path, &[("resourceSpans", Expect::List(check_resource_spans))]);
 }
 
 fn check_resource_spans(value: &Value, path: &str) {
@@ -478,20 +395,14 @@ fn check_resource_spans(value: &Value, path: &str) {
             ("schemaUrl", Expect::Text),
         ],
     );
-    assert!(
-        value.get("resource").is_some(),
-        "{path}.resource is always present"
-    );
+    assert!(value.get("resource").is_some(), "{path}.resource is always present");
 }
 
 fn check_resource(value: &Value, path: &str) {
     check_object(
         value,
         path,
-        &[
-            ("attributes", Expect::List(check_key_value)),
-            ("droppedAttributesCount", Expect::Uint32),
-        ],
+        &[("attributes", Expect::List(check_key_value)), ("droppedAttributesCount", Expect::Uint32)],
     );
 }
 
@@ -499,16 +410,9 @@ fn check_scope_spans(value: &Value, path: &str) {
     check_object(
         value,
         path,
-        &[
-            ("scope", Expect::Object(check_scope)),
-            ("spans", Expect::List(check_span)),
-            ("schemaUrl", Expect::Text),
-        ],
+        &[("scope", Expect::Object(check_scope)), ("spans", Expect::List(check_span)), ("schemaUrl", Expect::Text)],
     );
-    assert!(
-        value.get("scope").is_some(),
-        "{path}.scope is always present"
-    );
+    assert!(value.get("scope").is_some(), "{path}.scope is always present");
 }
 
 fn check_scope(value: &Value, path: &str) {
@@ -524,13 +428,8 @@ fn check_scope(value: &Value, path: &str) {
     );
 }
 
-const SPAN_KINDS: &[&str] = &[
-    "SPAN_KIND_INTERNAL",
-    "SPAN_KIND_SERVER",
-    "SPAN_KIND_CLIENT",
-    "SPAN_KIND_PRODUCER",
-    "SPAN_KIND_CONSUMER",
-];
+const SPAN_KINDS: &[&str] =
+    &["SPAN_KIND_INTERNAL", "SPAN_KIND_SERVER", "SPAN_KIND_CLIENT", "SPAN_KIND_PRODUCER", "SPAN_KIND_CONSUMER"];
 
 fn check_span(value: &Value, path: &str) {
     check_object(
@@ -555,10 +454,7 @@ fn check_span(value: &Value, path: &str) {
             ("status", Expect::Object(check_status)),
         ],
     );
-    assert!(
-        value.get("status").is_some(),
-        "{path}.status is always present"
-    );
+    assert!(value.get("status").is_some(), "{path}.status is always present");
 }
 
 fn check_event(value: &Value, path: &str) {
@@ -593,34 +489,18 @@ fn check_status(value: &Value, path: &str) {
     check_object(
         value,
         path,
-        &[
-            ("message", Expect::Text),
-            (
-                "code",
-                Expect::Enum(&["STATUS_CODE_OK", "STATUS_CODE_ERROR"]),
-            ),
-        ],
+        &[("message", Expect::Text), ("code", Expect::Enum(&["STATUS_CODE_OK", "STATUS_CODE_ERROR"]))],
     );
 }
 
 fn check_key_value(value: &Value, path: &str) {
-    check_object(
-        value,
-        path,
-        &[
-            ("key", Expect::Text),
-            ("value", Expect::Object(check_any_value)),
-        ],
-    );
+    check_object(value, path, &[("key", Expect::Text), ("value", Expect::Object(check_any_value))]);
 }
 
 fn check_any_value(value: &Value, path: &str) {
     // Oneof members are written even when zero, so strings may be empty here.
     if let Some(text) = value.get("stringValue") {
-        assert!(
-            text.is_string(),
-            "{path}.stringValue: expected a string, got {text}"
-        );
+        assert!(text.is_string(), "{path}.stringValue: expected a string, got {text}");
     }
     let rest: serde_json::Map<String, Value> = value
         .as_object()
@@ -630,10 +510,7 @@ fn check_any_value(value: &Value, path: &str) {
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     let members = value.as_object().map_or(0, |o| o.len());
-    assert!(
-        members <= 1,
-        "{path}: an AnyValue holds at most one member, got {value}"
-    );
+    assert!(members <= 1, "{path}: an AnyValue holds at most one member, got {value}");
     check_object(
         &Value::Object(rest),
         path,
@@ -659,22 +536,12 @@ fn check_kvlist_value(value: &Value, path: &str) {
 #[tokio::test]
 async fn v2_json_passes_a_strict_parser() {
     let harness = Harness::found(sample_trace());
-    let (_, _, body) = harness
-        .get(&format!("/api/v2/traces/{TRACE_HEX}"), &[])
-        .await;
+    let (_, _, body) = harness.get(&format!("/api/v2/traces/{TRACE_HEX}"), &[]).await;
     check_response(&json_body(&body), "$");
 
-    let truncated = Harness::new(
-        Ok(Some(FoundTrace {
-            trace: sample_trace(),
-            truncated: true,
-            inspected_bytes: 1,
-        })),
-        false,
-    );
-    let (_, _, body) = truncated
-        .get(&format!("/api/v2/traces/{TRACE_HEX}"), &[])
-        .await;
+    let truncated =
+        Harness::new(Ok(Some(FoundTrace { trace: sample_trace(), truncated: true, inspected_bytes: 1 })), false);
+    let (_, _, body) = truncated.get(&format!("/api/v2/traces/{TRACE_HEX}"), &[]).await;
     check_response(&json_body(&body), "$");
 }
 
@@ -698,12 +565,8 @@ fn strict_parser_rejects_numeric_64_bit_integers() {
 #[tokio::test]
 async fn v1_protobuf_decodes_to_the_trace() {
     let harness = Harness::found(sample_trace());
-    let (status, headers, body) = harness
-        .get(
-            &format!("/api/traces/{TRACE_HEX}"),
-            &[("Accept", "application/protobuf")],
-        )
-        .await;
+    let (status, headers, body) =
+        harness.get(&format!("/api/traces/{TRACE_HEX}"), &[("Accept", "application/protobuf")]).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(headers[header::CONTENT_TYPE], "application/protobuf");
     let trace = Trace::decode(body.as_slice()).unwrap();
@@ -714,29 +577,18 @@ async fn v1_protobuf_decodes_to_the_trace() {
     );
     assert!(trace.resource_spans[1].resource.is_some());
     assert!(trace.resource_spans[1].scope_spans[0].scope.is_some());
-    assert!(
-        trace.resource_spans[1].scope_spans[0].spans[0]
-            .status
-            .is_some()
-    );
+    assert!(trace.resource_spans[1].scope_spans[0].spans[0].status.is_some());
 }
 
 #[tokio::test]
 async fn v2_protobuf_decodes_to_the_response() {
     let harness = Harness::found(sample_trace());
-    let (status, headers, body) = harness
-        .get(
-            &format!("/api/v2/traces/{TRACE_HEX}"),
-            &[("Accept", "application/protobuf")],
-        )
-        .await;
+    let (status, headers, body) =
+        harness.get(&format!("/api/v2/traces/{TRACE_HEX}"), &[("Accept", "application/protobuf")]).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(headers[header::CONTENT_TYPE], "application/protobuf");
     let response = TraceByIdResponse::decode(body.as_slice()).unwrap();
-    assert_eq!(
-        response.trace.unwrap().encode_to_vec(),
-        sample_trace_filled().encode_to_vec()
-    );
+    assert_eq!(response.trace.unwrap().encode_to_vec(), sample_trace_filled().encode_to_vec());
     assert_eq!(response.metrics.unwrap().inspected_bytes, 1234);
     assert_eq!(response.status, PartialStatus::Complete as i32);
     assert_eq!(body[0], 0x0a, "field 1 (trace) comes first");
@@ -744,39 +596,21 @@ async fn v2_protobuf_decodes_to_the_response() {
 
 #[tokio::test]
 async fn truncated_traces_are_returned_and_flagged() {
-    let harness = Harness::new(
-        Ok(Some(FoundTrace {
-            trace: sample_trace(),
-            truncated: true,
-            inspected_bytes: 9,
-        })),
-        false,
-    );
-    let (status, _, body) = harness
-        .get(
-            &format!("/api/v2/traces/{TRACE_HEX}"),
-            &[("Accept", "application/protobuf")],
-        )
-        .await;
+    let harness =
+        Harness::new(Ok(Some(FoundTrace { trace: sample_trace(), truncated: true, inspected_bytes: 9 })), false);
+    let (status, _, body) =
+        harness.get(&format!("/api/v2/traces/{TRACE_HEX}"), &[("Accept", "application/protobuf")]).await;
     assert_eq!(status, StatusCode::OK);
     let response = TraceByIdResponse::decode(body.as_slice()).unwrap();
     assert_eq!(response.status, PartialStatus::Partial as i32);
-    assert_eq!(
-        response.message,
-        "Trace exceeds maximum size, a partial trace is returned"
-    );
+    assert_eq!(response.message, "Trace exceeds maximum size, a partial trace is returned");
     assert_eq!(response.trace.unwrap().resource_spans.len(), 2);
 
-    let (status, _, body) = harness
-        .get(&format!("/api/v2/traces/{TRACE_HEX}"), &[])
-        .await;
+    let (status, _, body) = harness.get(&format!("/api/v2/traces/{TRACE_HEX}"), &[]).await;
     assert_eq!(status, StatusCode::OK);
     let value = json_body(&body);
     assert_eq!(value["status"], "PARTIAL");
-    assert_eq!(
-        value["message"],
-        "Trace exceeds maximum size, a partial trace is returned"
-    );
+    assert_eq!(value["message"], "Trace exceeds maximum size, a partial trace is returned");
 
     let (status, _, body) = harness.get(&format!("/api/traces/{TRACE_HEX}"), &[]).await;
     assert_eq!(status, StatusCode::OK, "v1 also serves over-limit traces");
@@ -788,10 +622,7 @@ async fn truncated_traces_are_returned_and_flagged() {
 #[tokio::test]
 async fn unknown_traces_are_404_with_an_empty_body() {
     let harness = Harness::new(Ok(None), false);
-    for uri in [
-        format!("/api/traces/{TRACE_HEX}"),
-        format!("/api/v2/traces/{TRACE_HEX}"),
-    ] {
+    for uri in [format!("/api/traces/{TRACE_HEX}"), format!("/api/v2/traces/{TRACE_HEX}")] {
         for accept in ["application/json", "application/protobuf"] {
             let (status, _, body) = harness.get(&uri, &[("Accept", accept)]).await;
             assert_eq!(status, StatusCode::NOT_FOUND, "{uri}");
@@ -800,11 +631,7 @@ async fn unknown_traces_are_404_with_an_empty_body() {
     }
     let empty = Harness::found(Trace::default());
     let (status, _, _) = empty.get(&format!("/api/v2/traces/{TRACE_HEX}"), &[]).await;
-    assert_eq!(
-        status,
-        StatusCode::NOT_FOUND,
-        "a found trace without spans is not found"
-    );
+    assert_eq!(status, StatusCode::NOT_FOUND, "a found trace without spans is not found");
 }
 
 #[tokio::test]
@@ -819,22 +646,14 @@ async fn bad_trace_ids_are_400_with_tempos_message() {
             "trace IDs can only contain hex characters: invalid character 'z' at position 3"
         );
 
-        let (status, _, body) = harness
-            .get(&format!("{prefix}{}", "a".repeat(33)), &[])
-            .await;
+        let (status, _, body) = harness.get(&format!("{prefix}{}", "a".repeat(33)), &[]).await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
-        assert_eq!(
-            String::from_utf8(body).unwrap(),
-            "trace IDs can't be larger than 128 bits"
-        );
+        assert_eq!(String::from_utf8(body).unwrap(), "trace IDs can't be larger than 128 bits");
 
         let (status, _, _) = harness.get(&format!("{prefix}%FF"), &[]).await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
     }
-    assert!(
-        harness.calls().is_empty(),
-        "bad IDs never reach the querier"
-    );
+    assert!(harness.calls().is_empty(), "bad IDs never reach the querier");
 }
 
 #[tokio::test]
@@ -852,16 +671,9 @@ async fn short_and_uppercase_ids_are_padded() {
 #[tokio::test]
 async fn start_and_end_narrow_the_lookup() {
     let harness = Harness::found(sample_trace());
-    let (status, _, _) = harness
-        .get(
-            &format!("/api/v2/traces/{TRACE_HEX}?start=100&end=200"),
-            &[],
-        )
-        .await;
+    let (status, _, _) = harness.get(&format!("/api/v2/traces/{TRACE_HEX}?start=100&end=200"), &[]).await;
     assert_eq!(status, StatusCode::OK);
-    let (status, _, _) = harness
-        .get(&format!("/api/traces/{TRACE_HEX}?start=100&other=x"), &[])
-        .await;
+    let (status, _, _) = harness.get(&format!("/api/traces/{TRACE_HEX}?start=100&other=x"), &[]).await;
     assert_eq!(status, StatusCode::OK);
     let (status, _, _) = harness.get(&format!("/api/traces/{TRACE_HEX}"), &[]).await;
     assert_eq!(status, StatusCode::OK);
@@ -869,14 +681,8 @@ async fn start_and_end_narrow_the_lookup() {
     assert_eq!(
         ranges,
         [
-            TimeRange {
-                start: Some(100),
-                end: Some(200)
-            },
-            TimeRange {
-                start: Some(100),
-                end: None
-            },
+            TimeRange { start: Some(100), end: Some(200) },
+            TimeRange { start: Some(100), end: None },
             TimeRange::default()
         ]
     );
@@ -887,30 +693,14 @@ async fn bad_start_and_end_are_400() {
     let harness = Harness::found(sample_trace());
     for prefix in ["/api/traces/", "/api/v2/traces/"] {
         for query in ["start=200&end=100", "start=100&end=100"] {
-            let (status, _, body) = harness
-                .get(&format!("{prefix}{TRACE_HEX}?{query}"), &[])
-                .await;
+            let (status, _, body) = harness.get(&format!("{prefix}{TRACE_HEX}?{query}"), &[]).await;
             assert_eq!(status, StatusCode::BAD_REQUEST, "{query}");
-            assert!(
-                String::from_utf8(body)
-                    .unwrap()
-                    .starts_with("http parameter start must be before end")
-            );
+            assert!(String::from_utf8(body).unwrap().starts_with("http parameter start must be before end"));
         }
-        for (query, name) in [
-            ("start=yesterday", "start"),
-            ("end=1.5", "end"),
-            ("end=-1", "end"),
-        ] {
-            let (status, _, body) = harness
-                .get(&format!("{prefix}{TRACE_HEX}?{query}"), &[])
-                .await;
+        for (query, name) in [("start=yesterday", "start"), ("end=1.5", "end"), ("end=-1", "end")] {
+            let (status, _, body) = harness.get(&format!("{prefix}{TRACE_HEX}?{query}"), &[]).await;
             assert_eq!(status, StatusCode::BAD_REQUEST, "{query}");
-            assert!(
-                String::from_utf8(body)
-                    .unwrap()
-                    .starts_with(&format!("invalid {name}: "))
-            );
+            assert!(String::from_utf8(body).unwrap().starts_with(&format!("invalid {name}: ")));
         }
     }
     assert!(harness.calls().is_empty());
@@ -918,20 +708,12 @@ async fn bad_start_and_end_are_400() {
 
 #[tokio::test]
 async fn querier_errors_keep_their_status_and_message() {
-    let overloaded = Harness::new(
-        Err(ServiceError::unavailable("too many queries, retry later")),
-        false,
-    );
-    let (status, headers, body) = overloaded
-        .get(&format!("/api/v2/traces/{TRACE_HEX}"), &[])
-        .await;
+    let overloaded = Harness::new(Err(ServiceError::unavailable("too many queries, retry later")), false);
+    let (status, headers, body) = overloaded.get(&format!("/api/v2/traces/{TRACE_HEX}"), &[]).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(headers[header::CONTENT_TYPE], "text/plain; charset=utf-8");
     assert_eq!(body, b"too many queries, retry later");
-    let limited = Harness::new(
-        Err(ServiceError::new(ErrorCode::RateLimited, "slow down")),
-        false,
-    );
+    let limited = Harness::new(Err(ServiceError::new(ErrorCode::RateLimited, "slow down")), false);
     let (status, _, _) = limited.get(&format!("/api/traces/{TRACE_HEX}"), &[]).await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
 }
@@ -939,11 +721,8 @@ async fn querier_errors_keep_their_status_and_message() {
 #[tokio::test]
 async fn any_method_is_served() {
     let harness = Harness::found(sample_trace());
-    let request = Request::builder()
-        .method("POST")
-        .uri(format!("/api/v2/traces/{TRACE_HEX}"))
-        .body(Body::empty())
-        .unwrap();
+    let request =
+        Request::builder().method("POST").uri(format!("/api/v2/traces/{TRACE_HEX}")).body(Body::empty()).unwrap();
     let response = harness.router.clone().oneshot(request).await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
 }
@@ -952,14 +731,8 @@ async fn any_method_is_served() {
 
 #[tokio::test]
 async fn multitenancy_requires_a_valid_org_id() {
-    let harness = Harness::new(
-        Ok(Some(FoundTrace {
-            trace: sample_trace(),
-            truncated: false,
-            inspected_bytes: 0,
-        })),
-        true,
-    );
+    let harness =
+        Harness::new(Ok(Some(FoundTrace { trace: sample_trace(), truncated: false, inspected_bytes: 0 })), true);
     let uri = format!("/api/v2/traces/{TRACE_HEX}");
 
     let (status, _, body) = harness.get(&uri, &[]).await;
@@ -968,22 +741,12 @@ async fn multitenancy_requires_a_valid_org_id() {
 
     let (status, _, body) = harness.get(&uri, &[("X-Scope-OrgID", "bad/tenant")]).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_eq!(
-        String::from_utf8(body).unwrap(),
-        "tenant ID 'bad/tenant' contains unsupported character '/'"
-    );
+    assert_eq!(String::from_utf8(body).unwrap(), "tenant ID 'bad/tenant' contains unsupported character '/'");
 
-    let (status, _, _) = harness
-        .get(&uri, &[("X-Scope-OrgID", "tenant-1|tenant-2")])
-        .await;
+    let (status, _, _) = harness.get(&uri, &[("X-Scope-OrgID", "tenant-1|tenant-2")]).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 
-    let (status, _, _) = harness
-        .get(
-            &format!("/api/traces/{TRACE_HEX}"),
-            &[("X-Scope-OrgID", "tenant-1")],
-        )
-        .await;
+    let (status, _, _) = harness.get(&format!("/api/traces/{TRACE_HEX}"), &[("X-Scope-OrgID", "tenant-1")]).await;
     assert_eq!(status, StatusCode::OK);
     let calls = harness.calls();
     assert_eq!(calls.len(), 1);
@@ -993,12 +756,7 @@ async fn multitenancy_requires_a_valid_org_id() {
 #[tokio::test]
 async fn single_tenant_mode_ignores_the_header() {
     let harness = Harness::found(sample_trace());
-    let (status, _, _) = harness
-        .get(
-            &format!("/api/traces/{TRACE_HEX}"),
-            &[("X-Scope-OrgID", "bad/tenant")],
-        )
-        .await;
+    let (status, _, _) = harness.get(&format!("/api/traces/{TRACE_HEX}"), &[("X-Scope-OrgID", "bad/tenant")]).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(harness.calls()[0].0.as_str(), "single-tenant");
 }
@@ -1044,25 +802,14 @@ async fn responses_are_gzipped_on_request() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(headers[header::CONTENT_ENCODING], "gzip");
     let mut inflated = Vec::new();
-    flate2::read::GzDecoder::new(compressed.as_slice())
-        .read_to_end(&mut inflated)
-        .unwrap();
+    flate2::read::GzDecoder::new(compressed.as_slice()).read_to_end(&mut inflated).unwrap();
     assert_eq!(inflated, plain);
 
-    let (_, headers, compressed) = harness
-        .get(
-            &uri,
-            &[
-                ("Accept-Encoding", "gzip"),
-                ("Accept", "application/protobuf"),
-            ],
-        )
-        .await;
+    let (_, headers, compressed) =
+        harness.get(&uri, &[("Accept-Encoding", "gzip"), ("Accept", "application/protobuf")]).await;
     assert_eq!(headers[header::CONTENT_ENCODING], "gzip");
     let mut inflated = Vec::new();
-    flate2::read::GzDecoder::new(compressed.as_slice())
-        .read_to_end(&mut inflated)
-        .unwrap();
+    flate2::read::GzDecoder::new(compressed.as_slice()).read_to_end(&mut inflated).unwrap();
     assert!(TraceByIdResponse::decode(inflated.as_slice()).is_ok());
 }
 
@@ -1074,11 +821,7 @@ async fn requests_are_counted_by_route_and_status() {
             .filter(|family| family.name() == "strand_frontend_requests_total")
             .flat_map(|family| family.get_metric())
             .filter(|metric| {
-                let labels: Vec<(&str, &str)> = metric
-                    .get_label()
-                    .iter()
-                    .map(|l| (l.name(), l.value()))
-                    .collect();
+                let labels: Vec<(&str, &str)> = metric.get_label().iter().map(|l| (l.name(), l.value())).collect();
                 labels.contains(&("route", route)) && labels.contains(&("status", status))
             })
             .map(|metric| metric.get_counter().get_value() as u64)
@@ -1087,9 +830,7 @@ async fn requests_are_counted_by_route_and_status() {
     let harness = Harness::new(Ok(None), false);
     let before = count("/api/v2/traces/{id}", "404");
     let before_unmatched = count("unmatched", "404");
-    harness
-        .get(&format!("/api/v2/traces/{TRACE_HEX}"), &[])
-        .await;
+    harness.get(&format!("/api/v2/traces/{TRACE_HEX}"), &[]).await;
     harness.get("/api/nothing-here", &[]).await;
     assert_eq!(count("/api/v2/traces/{id}", "404"), before + 1);
     assert_eq!(count("unmatched", "404"), before_unmatched + 1);

@@ -18,7 +18,9 @@ pub enum IngesterError {
     #[error("block: {0}")]
     Block(#[from] strand_encoding::BlockError),
     /// The tenant holds too many bytes of live traces.
-    #[error("LIVE_TRACES_EXCEEDED: tenant {tenant} has {live_bytes} bytes of live traces, the limit is {limit}; retry later")]
+    #[error(
+        "LIVE_TRACES_EXCEEDED: tenant {tenant} has {live_bytes} bytes of live traces, the limit is {limit}; retry later"
+    )]
     LiveTracesExceeded {
         /// The tenant.
         tenant: String,

@@ -14,7 +14,11 @@ use crate::head_block::FrozenBlock;
 use crate::instance::Instance;
 
 /// Builds the block's Parquet file next to its head file. Blocking: call on the blocking pool.
-fn build(block: &FrozenBlock, instance: &Instance, config: &BlockConfig) -> Result<(PathBuf, WrittenBlock), IngesterError> {
+fn build(
+    block: &FrozenBlock,
+    instance: &Instance,
+    config: &BlockConfig,
+) -> Result<(PathBuf, WrittenBlock), IngesterError> {
     let path = instance.blocks_dir.join(format!("{}.parquet", block.id));
     let file = File::create(&path).map_err(|e| IngesterError::io("creating block file", e))?;
     let mut writer = BlockWriter::new(file, config)?;
@@ -25,7 +29,9 @@ fn build(block: &FrozenBlock, instance: &Instance, config: &BlockConfig) -> Resu
         match Trace::decode(bytes.as_ref()) {
             Ok(trace) => writer.add_trace(*id, &trace, truncated)?,
             // Cannot happen for bytes the distributor encoded; losing one trace beats losing the block.
-            Err(err) => tracing::error!(tenant = %instance.tenant, trace_id = %id, error = %err, "dropping undecodable trace"),
+            Err(err) => {
+                tracing::error!(tenant = %instance.tenant, trace_id = %id, error = %err, "dropping undecodable trace")
+            }
         }
     }
     Ok((path, writer.finish()?))

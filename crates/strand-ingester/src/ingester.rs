@@ -95,7 +95,8 @@ impl Ingester {
 
     async fn replay_all(&self) -> Result<(), IngesterError> {
         let root = self.inner.wal_root.clone();
-        let mut entries = tokio::fs::read_dir(&root).await.map_err(|e| IngesterError::io("listing wal directory", e))?;
+        let mut entries =
+            tokio::fs::read_dir(&root).await.map_err(|e| IngesterError::io("listing wal directory", e))?;
         let started = Instant::now();
         let mut records = 0;
         while let Some(entry) = entries.next_entry().await.map_err(|e| IngesterError::io("listing wal directory", e))? {

@@ -99,7 +99,13 @@ impl Instance {
         }
         let wal = Wal::open(&wal_dir, wal_config)?;
         let state = State { live, head, cut: Vec::new() };
-        let instance = Instance { tenant, blocks_dir, wal, cut_lock: tokio::sync::RwLock::new(()), state: std::sync::Mutex::new(state) };
+        let instance = Instance {
+            tenant,
+            blocks_dir,
+            wal,
+            cut_lock: tokio::sync::RwLock::new(()),
+            state: std::sync::Mutex::new(state),
+        };
         Ok((instance, stats.records))
     }
 
@@ -122,7 +128,8 @@ impl Instance {
                 .traces
                 .iter()
                 .map(|entry| {
-                    let held = state.live.get(&entry.id).map_or(0, |t| t.bytes as u64) + state.head.trace_bytes(&entry.id);
+                    let held =
+                        state.live.get(&entry.id).map_or(0, |t| t.bytes as u64) + state.head.trace_bytes(&entry.id);
                     max_trace.saturating_sub(held)
                 })
                 .collect::<Vec<u64>>()
@@ -276,8 +283,9 @@ impl Instance {
     pub fn drop_flushed_older_than(&self, keep: Duration) {
         let expired: Vec<Arc<FrozenBlock>> = {
             let mut state = self.lock();
-            let (expired, kept): (Vec<CutBlock>, Vec<CutBlock>) =
-                std::mem::take(&mut state.cut).into_iter().partition(|c| c.flushed_at.is_some_and(|at| at.elapsed() >= keep));
+            let (expired, kept): (Vec<CutBlock>, Vec<CutBlock>) = std::mem::take(&mut state.cut)
+                .into_iter()
+                .partition(|c| c.flushed_at.is_some_and(|at| at.elapsed() >= keep));
             state.cut = kept;
             expired.into_iter().map(|c| c.block).collect()
         };
@@ -313,7 +321,12 @@ impl Instance {
 
 /// Appends traces to the head block. If the disk fails, the traces go back to the live map
 /// (they are still in the WAL) and the failure is logged; the next sweep tries again.
-fn append_or_restore(traces: Vec<(TraceId, crate::live::LiveTrace)>, live: &mut LiveTraces, head: &mut HeadBlock, tenant: &TenantId) {
+fn append_or_restore(
+    traces: Vec<(TraceId, crate::live::LiveTrace)>,
+    live: &mut LiveTraces,
+    head: &mut HeadBlock,
+    tenant: &TenantId,
+) {
     let mut remaining = traces.into_iter();
     for (id, trace) in remaining.by_ref() {
         if let Err(err) = head.append(id, &trace.segments, trace.truncated) {

@@ -64,11 +64,18 @@ impl LiveTraces {
 
     /// Removes and returns the traces that are complete: idle for `idle`, or live for longer than
     /// `max_live`. Sorted by ID, the order blocks are written in.
-    pub fn take_complete(&mut self, now: Instant, idle: std::time::Duration, max_live: std::time::Duration) -> Vec<(TraceId, LiveTrace)> {
+    pub fn take_complete(
+        &mut self,
+        now: Instant,
+        idle: std::time::Duration,
+        max_live: std::time::Duration,
+    ) -> Vec<(TraceId, LiveTrace)> {
         let done: Vec<TraceId> = self
             .traces
             .iter()
-            .filter(|(_, t)| now.duration_since(t.last_append) >= idle || now.duration_since(t.first_append) >= max_live)
+            .filter(|(_, t)| {
+                now.duration_since(t.last_append) >= idle || now.duration_since(t.first_append) >= max_live
+            })
             .map(|(id, _)| *id)
             .collect();
         self.remove_sorted(done)

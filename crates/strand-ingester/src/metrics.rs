@@ -5,8 +5,8 @@
 use std::sync::LazyLock;
 
 use prometheus::{
-    Histogram, IntCounter, IntCounterVec, IntGauge, register_histogram, register_int_counter,
-    register_int_counter_vec, register_int_gauge,
+    Histogram, IntCounter, IntCounterVec, IntGauge, register_histogram, register_int_counter, register_int_counter_vec,
+    register_int_gauge,
 };
 
 pub(crate) static LIVE_TRACES: LazyLock<IntGauge> = LazyLock::new(|| {
@@ -19,7 +19,8 @@ pub(crate) static LIVE_BYTES: LazyLock<IntGauge> = LazyLock::new(|| {
 });
 
 pub(crate) static WAL_BYTES: LazyLock<IntCounter> = LazyLock::new(|| {
-    register_int_counter!("strand_ingester_wal_bytes_total", "Bytes appended to the write-ahead log.").expect("register")
+    register_int_counter!("strand_ingester_wal_bytes_total", "Bytes appended to the write-ahead log.")
+        .expect("register")
 });
 
 pub(crate) static SPANS_ACCEPTED: LazyLock<IntCounter> = LazyLock::new(|| {
@@ -36,7 +37,8 @@ pub(crate) static SPANS_DISCARDED: LazyLock<IntCounterVec> = LazyLock::new(|| {
 });
 
 pub(crate) static BLOCKS_FLUSHED: LazyLock<IntCounter> = LazyLock::new(|| {
-    register_int_counter!("strand_ingester_blocks_flushed_total", "Blocks written to object storage.").expect("register")
+    register_int_counter!("strand_ingester_blocks_flushed_total", "Blocks written to object storage.")
+        .expect("register")
 });
 
 pub(crate) static FLUSH_FAILURES: LazyLock<IntCounter> = LazyLock::new(|| {

@@ -17,7 +17,8 @@ pub(crate) fn truncate_to_budget(entry: TraceBytes, budget: u64) -> Option<Trace
     let mut kept_spans = 0u32;
     let mut kept = Trace::default();
     'batches: for batch in trace.resource_spans {
-        let mut kept_batch = ResourceSpans { resource: batch.resource, scope_spans: Vec::new(), schema_url: batch.schema_url };
+        let mut kept_batch =
+            ResourceSpans { resource: batch.resource, scope_spans: Vec::new(), schema_url: batch.schema_url };
         let batch_overhead = kept_batch.encoded_len() as u64 + 8;
         for scope in batch.scope_spans {
             let mut kept_scope = ScopeSpans { scope: scope.scope, spans: Vec::new(), schema_url: scope.schema_url };

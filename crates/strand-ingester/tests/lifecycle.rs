@@ -132,7 +132,11 @@ async fn pushed_spans_are_readable_at_once_and_across_pushes() {
     let harness = start(dir.path(), &Backend::in_memory(), Overrides::default()).await;
     let tenant = TenantId::single();
     harness.ingester.push(&tenant, PushRequest { traces: vec![trace_bytes(1, 1..4)] }).await.unwrap();
-    harness.ingester.push(&tenant, PushRequest { traces: vec![trace_bytes(1, 4..6), trace_bytes(2, 1..2)] }).await.unwrap();
+    harness
+        .ingester
+        .push(&tenant, PushRequest { traces: vec![trace_bytes(1, 4..6), trace_bytes(2, 1..2)] })
+        .await
+        .unwrap();
     assert_eq!(spans_in_ingester(&harness.ingester, 1).await, 5);
     assert_eq!(spans_in_ingester(&harness.ingester, 2).await, 1);
     assert_eq!(spans_in_ingester(&harness.ingester, 3).await, 0);

@@ -56,10 +56,8 @@ impl TraceCombiner {
         for scope_spans in batch.scope_spans {
             let scope_key = (resource_slot, scope_key(&scope_spans));
             let ScopeSpans { scope, spans, schema_url } = scope_spans;
-            let fresh: Vec<Span> = spans
-                .into_iter()
-                .filter(|span| self.seen_spans.insert((span.span_id.clone(), span.kind)))
-                .collect();
+            let fresh: Vec<Span> =
+                spans.into_iter().filter(|span| self.seen_spans.insert((span.span_id.clone(), span.kind))).collect();
             if fresh.is_empty() {
                 continue;
             }
@@ -82,9 +80,8 @@ impl TraceCombiner {
 
     /// The merged trace, sorted with [`sort_trace`]. Batches left without spans are dropped.
     pub fn finish(self) -> Trace {
-        let mut trace = Trace {
-            resource_spans: self.resource_spans.into_iter().filter(|rs| !rs.scope_spans.is_empty()).collect(),
-        };
+        let mut trace =
+            Trace { resource_spans: self.resource_spans.into_iter().filter(|rs| !rs.scope_spans.is_empty()).collect() };
         sort_trace(&mut trace);
         trace
     }
@@ -177,7 +174,8 @@ mod tests {
         let merged = combine([a, b]);
         assert_eq!(count_spans(&merged), 4);
         assert_eq!(merged.resource_spans.len(), 1, "same resource merges into one batch");
-        let starts: Vec<u64> = merged.resource_spans[0].scope_spans[0].spans.iter().map(|s| s.start_time_unix_nano).collect();
+        let starts: Vec<u64> =
+            merged.resource_spans[0].scope_spans[0].spans.iter().map(|s| s.start_time_unix_nano).collect();
         assert_eq!(starts, vec![5, 10, 20, 21]);
     }
 

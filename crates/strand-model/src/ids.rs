@@ -51,10 +51,10 @@ impl TraceId {
         let mut id = [0u8; 16];
         // Walk from the last digit backwards, filling bytes from the end.
         for (index_from_end, character) in text.chars().rev().enumerate() {
-            let value = character.to_digit(16).ok_or_else(|| IdError::NotHex {
-                character,
-                position: text.chars().count() - index_from_end,
-            })? as u8;
+            let value = character
+                .to_digit(16)
+                .ok_or_else(|| IdError::NotHex { character, position: text.chars().count() - index_from_end })?
+                as u8;
             let byte = 15 - index_from_end / 2;
             if index_from_end % 2 == 0 {
                 id[byte] |= value;

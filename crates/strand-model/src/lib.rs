@@ -15,5 +15,7 @@ mod tenant;
 
 pub use combine::{TraceCombiner, combine, count_spans, sort_trace};
 pub use ids::{BlockId, IdError, SpanId, TraceId};
-pub use services::{FoundTrace, IngesterQuerier, PushRequest, PushResponse, Pusher, TimeRange, TraceByIdQuerier, TraceBytes};
+pub use services::{
+    FoundTrace, IngesterQuerier, PushRequest, PushResponse, Pusher, TimeRange, TraceByIdQuerier, TraceBytes,
+};
 pub use tenant::{SINGLE_TENANT, TenantError, TenantId};

@@ -121,5 +121,10 @@ impl TimeRange {
 #[async_trait]
 pub trait TraceByIdQuerier: Send + Sync + 'static {
     /// The combined trace, or `None` if no part of it exists.
-    async fn trace_by_id(&self, tenant: &TenantId, id: TraceId, range: TimeRange) -> Result<Option<FoundTrace>, ServiceError>;
+    async fn trace_by_id(
+        &self,
+        tenant: &TenantId,
+        id: TraceId,
+        range: TimeRange,
+    ) -> Result<Option<FoundTrace>, ServiceError>;
 }

@@ -15,7 +15,11 @@ pub struct QuerierConfig {
 
 impl Default for QuerierConfig {
     fn default() -> Self {
-        QuerierConfig { trace_by_id: TraceByIdConfig::default(), max_concurrent_block_reads: 32, block_metadata_cache_entries: 4096 }
+        QuerierConfig {
+            trace_by_id: TraceByIdConfig::default(),
+            max_concurrent_block_reads: 32,
+            block_metadata_cache_entries: 4096,
+        }
     }
 }
 

@@ -20,12 +20,22 @@ pub struct Querier {
 
 impl Querier {
     /// A querier that asks `ingesters` for recent data and reads blocks listed in `blocklist`.
-    pub fn new(config: QuerierConfig, ingesters: Vec<Arc<dyn IngesterQuerier>>, blocklist: Blocklist, backend: Backend) -> Querier {
+    pub fn new(
+        config: QuerierConfig,
+        ingesters: Vec<Arc<dyn IngesterQuerier>>,
+        blocklist: Blocklist,
+        backend: Backend,
+    ) -> Querier {
         let reader = BlockReader::new(backend, config.block_metadata_cache_entries);
         Querier { config, ingesters, blocklist, reader }
     }
 
-    async fn lookup(&self, tenant: &TenantId, id: TraceId, range: TimeRange) -> Result<Option<FoundTrace>, ServiceError> {
+    async fn lookup(
+        &self,
+        tenant: &TenantId,
+        id: TraceId,
+        range: TimeRange,
+    ) -> Result<Option<FoundTrace>, ServiceError> {
         // Owned values only: borrowed closures inside these streams trip the compiler's
         // higher-ranked lifetime checks once the future must be `Send`.
         let ingester_lookups = self.ingesters.iter().cloned().map(|ingester| {
@@ -61,10 +71,15 @@ impl Querier {
 #[async_trait]
 impl TraceByIdQuerier for Querier {
     #[tracing::instrument(skip_all, fields(tenant = %tenant, trace_id = %id))]
-    async fn trace_by_id(&self, tenant: &TenantId, id: TraceId, range: TimeRange) -> Result<Option<FoundTrace>, ServiceError> {
+    async fn trace_by_id(
+        &self,
+        tenant: &TenantId,
+        id: TraceId,
+        range: TimeRange,
+    ) -> Result<Option<FoundTrace>, ServiceError> {
         let timeout = self.config.trace_by_id.query_timeout.get();
-        tokio::time::timeout(timeout, self.lookup(tenant, id, range))
-            .await
-            .map_err(|_| ServiceError::new(ErrorCode::Unavailable, format!("trace lookup timed out after {timeout:?}")))?
+        tokio::time::timeout(timeout, self.lookup(tenant, id, range)).await.map_err(|_| {
+            ServiceError::new(ErrorCode::Unavailable, format!("trace lookup timed out after {timeout:?}"))
+        })?
     }
 }

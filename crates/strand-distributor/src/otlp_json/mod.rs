@@ -31,9 +31,8 @@ use strand_proto::otlp::trace::{ResourceSpans, ScopeSpans, Span, Status};
 /// Decodes an OTLP/JSON `ExportTraceServiceRequest`. The error is a short message for a 400 body.
 pub fn decode_export_request(body: &[u8]) -> Result<ExportTraceServiceRequest, String> {
     let mut deserializer = serde_json::Deserializer::from_slice(body);
-    let request = MessageSeed::<ExportTraceServiceRequest>::new(&Path::Root)
-        .deserialize(&mut deserializer)
-        .map_err(describe)?;
+    let request =
+        MessageSeed::<ExportTraceServiceRequest>::new(&Path::Root).deserialize(&mut deserializer).map_err(describe)?;
     deserializer.end().map_err(describe)?;
     request.ok_or_else(|| "invalid JSON: expected an object, got null".to_string())
 }
@@ -83,25 +82,13 @@ fn error<E: de::Error>(path: &Path<'_>, problem: impl fmt::Display) -> E {
 /// A protobuf message read from a JSON object, one known key at a time.
 trait Message: Default {
     /// Reads the value of `key` into `self`. Returns false, without reading, for unknown keys.
-    fn field<'de, A: MapAccess<'de>>(
-        &mut self,
-        key: &str,
-        map: &mut A,
-        path: &Path<'_>,
-    ) -> Result<bool, A::Error>;
+    fn field<'de, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A, path: &Path<'_>) -> Result<bool, A::Error>;
 }
 
 impl Message for ExportTraceServiceRequest {
-    fn field<'de, A: MapAccess<'de>>(
-        &mut self,
-        key: &str,
-        map: &mut A,
-        path: &Path<'_>,
-    ) -> Result<bool, A::Error> {
+    fn field<'de, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A, path: &Path<'_>) -> Result<bool, A::Error> {
         match key {
-            "resourceSpans" | "resource_spans" => {
-                self.resource_spans = list(map, &path.field("resourceSpans"))?
-            }
+            "resourceSpans" | "resource_spans" => self.resource_spans = list(map, &path.field("resourceSpans"))?,
             _ => return Ok(false),
         }
         Ok(true)
@@ -109,17 +96,10 @@ impl Message for ExportTraceServiceRequest {
 }
 
 impl Message for ResourceSpans {
-    fn field<'de, A: MapAccess<'de>>(
-        &mut self,
-        key: &str,
-        map: &mut A,
-        path: &Path<'_>,
-    ) -> Result<bool, A::Error> {
+    fn field<'de, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A, path: &Path<'_>) -> Result<bool, A::Error> {
         match key {
             "resource" => self.resource = message(map, &path.field("resource"))?,
-            "scopeSpans" | "scope_spans" => {
-                self.scope_spans = list(map, &path.field("scopeSpans"))?
-            }
+            "scopeSpans" | "scope_spans" => self.scope_spans = list(map, &path.field("scopeSpans"))?,
             "schemaUrl" | "schema_url" => self.schema_url = string(map, &path.field("schemaUrl"))?,
             _ => return Ok(false),
         }
@@ -128,20 +108,13 @@ impl Message for ResourceSpans {
 }
 
 impl Message for Resource {
-    fn field<'de, A: MapAccess<'de>>(
-        &mut self,
-        key: &str,
-        map: &mut A,
-        path: &Path<'_>,
-    ) -> Result<bool, A::Error> {
+    fn field<'de, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A, path: &Path<'_>) -> Result<bool, A::Error> {
         match key {
             "attributes" => self.attributes = list(map, &path.field("attributes"))?,
             "droppedAttributesCount" | "dropped_attributes_count" => {
                 self.dropped_attributes_count = uint32(map, &path.field("droppedAttributesCount"))?;
             }
-            "entityRefs" | "entity_refs" => {
-                self.entity_refs = list(map, &path.field("entityRefs"))?
-            }
+            "entityRefs" | "entity_refs" => self.entity_refs = list(map, &path.field("entityRefs"))?,
             _ => return Ok(false),
         }
         Ok(true)
@@ -149,12 +122,7 @@ impl Message for Resource {
 }
 
 impl Message for EntityRef {
-    fn field<'de, A: MapAccess<'de>>(
-        &mut self,
-        key: &str,
-        map: &mut A,
-        path: &Path<'_>,
-    ) -> Result<bool, A::Error> {
+    fn field<'de, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A, path: &Path<'_>) -> Result<bool, A::Error> {
         match key {
             "schemaUrl" | "schema_url" => self.schema_url = string(map, &path.field("schemaUrl"))?,
             "type" => self.r#type = string(map, &path.field("type"))?,
@@ -169,12 +137,7 @@ impl Message for EntityRef {
 }
 
 impl Message for ScopeSpans {
-    fn field<'de, A: MapAccess<'de>>(
-        &mut self,
-        key: &str,
-        map: &mut A,
-        path: &Path<'_>,
-    ) -> Result<bool, A::Error> {
+    fn field<'de, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A, path: &Path<'_>) -> Result<bool, A::Error> {
         match key {
             "scope" => self.scope = message(map, &path.field("scope"))?,
             "spans" => self.spans = list(map, &path.field("spans"))?,
@@ -186,12 +149,7 @@ impl Message for ScopeSpans {
 }
 
 impl Message for InstrumentationScope {
-    fn field<'de, A: MapAccess<'de>>(
-        &mut self,
-        key: &str,
-        map: &mut A,
-        path: &Path<'_>,
-    ) -> Result<bool, A::Error> {
+    fn field<'de, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A, path: &Path<'_>) -> Result<bool, A::Error> {
         match key {
             "name" => self.name = string(map, &path.field("name"))?,
             "version" => self.version = string(map, &path.field("version"))?,
@@ -206,21 +164,12 @@ impl Message for InstrumentationScope {
 }
 
 impl Message for Span {
-    fn field<'de, A: MapAccess<'de>>(
-        &mut self,
-        key: &str,
-        map: &mut A,
-        path: &Path<'_>,
-    ) -> Result<bool, A::Error> {
+    fn field<'de, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A, path: &Path<'_>) -> Result<bool, A::Error> {
         match key {
             "traceId" | "trace_id" => self.trace_id = hex_id(map, &path.field("traceId"))?,
             "spanId" | "span_id" => self.span_id = hex_id(map, &path.field("spanId"))?,
-            "traceState" | "trace_state" => {
-                self.trace_state = string(map, &path.field("traceState"))?
-            }
-            "parentSpanId" | "parent_span_id" => {
-                self.parent_span_id = hex_id(map, &path.field("parentSpanId"))?
-            }
+            "traceState" | "trace_state" => self.trace_state = string(map, &path.field("traceState"))?,
+            "parentSpanId" | "parent_span_id" => self.parent_span_id = hex_id(map, &path.field("parentSpanId"))?,
             "flags" => self.flags = uint32(map, &path.field("flags"))?,
             "name" => self.name = string(map, &path.field("name"))?,
             "kind" => self.kind = enumeration(map, &path.field("kind"), span_kind)?,
@@ -250,16 +199,9 @@ impl Message for Span {
 }
 
 impl Message for Event {
-    fn field<'de, A: MapAccess<'de>>(
-        &mut self,
-        key: &str,
-        map: &mut A,
-        path: &Path<'_>,
-    ) -> Result<bool, A::Error> {
+    fn field<'de, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A, path: &Path<'_>) -> Result<bool, A::Error> {
         match key {
-            "timeUnixNano" | "time_unix_nano" => {
-                self.time_unix_nano = uint64(map, &path.field("timeUnixNano"))?
-            }
+            "timeUnixNano" | "time_unix_nano" => self.time_unix_nano = uint64(map, &path.field("timeUnixNano"))?,
             "name" => self.name = string(map, &path.field("name"))?,
             "attributes" => self.attributes = list(map, &path.field("attributes"))?,
             "droppedAttributesCount" | "dropped_attributes_count" => {
@@ -272,18 +214,11 @@ impl Message for Event {
 }
 
 impl Message for Link {
-    fn field<'de, A: MapAccess<'de>>(
-        &mut self,
-        key: &str,
-        map: &mut A,
-        path: &Path<'_>,
-    ) -> Result<bool, A::Error> {
+    fn field<'de, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A, path: &Path<'_>) -> Result<bool, A::Error> {
         match key {
             "traceId" | "trace_id" => self.trace_id = hex_id(map, &path.field("traceId"))?,
             "spanId" | "span_id" => self.span_id = hex_id(map, &path.field("spanId"))?,
-            "traceState" | "trace_state" => {
-                self.trace_state = string(map, &path.field("traceState"))?
-            }
+            "traceState" | "trace_state" => self.trace_state = string(map, &path.field("traceState"))?,
             "attributes" => self.attributes = list(map, &path.field("attributes"))?,
             "droppedAttributesCount" | "dropped_attributes_count" => {
                 self.dropped_attributes_count = uint32(map, &path.field("droppedAttributesCount"))?;
@@ -296,12 +231,7 @@ impl Message for Link {
 }
 
 impl Message for Status {
-    fn field<'de, A: MapAccess<'de>>(
-        &mut self,
-        key: &str,
-        map: &mut A,
-        path: &Path<'_>,
-    ) -> Result<bool, A::Error> {
+    fn field<'de, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A, path: &Path<'_>) -> Result<bool, A::Error> {
         match key {
             "message" => self.message = string(map, &path.field("message"))?,
             "code" => self.code = enumeration(map, &path.field("code"), status_code)?,
@@ -312,12 +242,7 @@ impl Message for Status {
 }
 
 impl Message for KeyValue {
-    fn field<'de, A: MapAccess<'de>>(
-        &mut self,
-        key: &str,
-        map: &mut A,
-        path: &Path<'_>,
-    ) -> Result<bool, A::Error> {
+    fn field<'de, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A, path: &Path<'_>) -> Result<bool, A::Error> {
         match key {
             "key" => self.key = string(map, &path.field("key"))?,
             "value" => self.value = message(map, &path.field("value"))?,
@@ -328,36 +253,21 @@ impl Message for KeyValue {
 }
 
 impl Message for AnyValue {
-    fn field<'de, A: MapAccess<'de>>(
-        &mut self,
-        key: &str,
-        map: &mut A,
-        path: &Path<'_>,
-    ) -> Result<bool, A::Error> {
+    fn field<'de, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A, path: &Path<'_>) -> Result<bool, A::Error> {
         use any_value::Value;
         // A member that is null leaves the oneof as it was.
         let value = match key {
-            "stringValue" | "string_value" => {
-                optional_string(map, &path.field("stringValue"))?.map(Value::StringValue)
-            }
-            "boolValue" | "bool_value" => {
-                optional_bool(map, &path.field("boolValue"))?.map(Value::BoolValue)
-            }
-            "intValue" | "int_value" => {
-                optional_int64(map, &path.field("intValue"))?.map(Value::IntValue)
-            }
-            "doubleValue" | "double_value" => {
-                optional_double(map, &path.field("doubleValue"))?.map(Value::DoubleValue)
-            }
+            "stringValue" | "string_value" => optional_string(map, &path.field("stringValue"))?.map(Value::StringValue),
+            "boolValue" | "bool_value" => optional_bool(map, &path.field("boolValue"))?.map(Value::BoolValue),
+            "intValue" | "int_value" => optional_int64(map, &path.field("intValue"))?.map(Value::IntValue),
+            "doubleValue" | "double_value" => optional_double(map, &path.field("doubleValue"))?.map(Value::DoubleValue),
             "arrayValue" | "array_value" => {
                 message::<ArrayValue, A>(map, &path.field("arrayValue"))?.map(Value::ArrayValue)
             }
             "kvlistValue" | "kvlist_value" => {
                 message::<KeyValueList, A>(map, &path.field("kvlistValue"))?.map(Value::KvlistValue)
             }
-            "bytesValue" | "bytes_value" => {
-                optional_base64(map, &path.field("bytesValue"))?.map(Value::BytesValue)
-            }
+            "bytesValue" | "bytes_value" => optional_base64(map, &path.field("bytesValue"))?.map(Value::BytesValue),
             _ => return Ok(false),
         };
         if value.is_some() {
@@ -368,12 +278,7 @@ impl Message for AnyValue {
 }
 
 impl Message for ArrayValue {
-    fn field<'de, A: MapAccess<'de>>(
-        &mut self,
-        key: &str,
-        map: &mut A,
-        path: &Path<'_>,
-    ) -> Result<bool, A::Error> {
+    fn field<'de, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A, path: &Path<'_>) -> Result<bool, A::Error> {
         match key {
             "values" => self.values = list(map, &path.field("values"))?,
             _ => return Ok(false),
@@ -383,12 +288,7 @@ impl Message for ArrayValue {
 }
 
 impl Message for KeyValueList {
-    fn field<'de, A: MapAccess<'de>>(
-        &mut self,
-        key: &str,
-        map: &mut A,
-        path: &Path<'_>,
-    ) -> Result<bool, A::Error> {
+    fn field<'de, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A, path: &Path<'_>) -> Result<bool, A::Error> {
         match key {
             "values" => self.values = list(map, &path.field("values"))?,
             _ => return Ok(false),
@@ -407,21 +307,12 @@ fn status_code(name: &str) -> Option<i32> {
 
 // ---- field readers --------------------------------------------------------------------------------
 
-fn message<'de, M: Message, A: MapAccess<'de>>(
-    map: &mut A,
-    path: &Path<'_>,
-) -> Result<Option<M>, A::Error> {
+fn message<'de, M: Message, A: MapAccess<'de>>(map: &mut A, path: &Path<'_>) -> Result<Option<M>, A::Error> {
     map.next_value_seed(MessageSeed::<M>::new(path))
 }
 
-fn list<'de, M: Message, A: MapAccess<'de>>(
-    map: &mut A,
-    path: &Path<'_>,
-) -> Result<Vec<M>, A::Error> {
-    map.next_value_seed(ListSeed::<M> {
-        path,
-        message: PhantomData,
-    })
+fn list<'de, M: Message, A: MapAccess<'de>>(map: &mut A, path: &Path<'_>) -> Result<Vec<M>, A::Error> {
+    map.next_value_seed(ListSeed::<M> { path, message: PhantomData })
 }
 
 fn strings<'de, A: MapAccess<'de>>(map: &mut A, path: &Path<'_>) -> Result<Vec<String>, A::Error> {
@@ -436,10 +327,7 @@ fn scalar<'de, A: MapAccess<'de>>(
     map.next_value_seed(ScalarSeed { path, expected })
 }
 
-fn optional_string<'de, A: MapAccess<'de>>(
-    map: &mut A,
-    path: &Path<'_>,
-) -> Result<Option<String>, A::Error> {
+fn optional_string<'de, A: MapAccess<'de>>(map: &mut A, path: &Path<'_>) -> Result<Option<String>, A::Error> {
     match scalar(map, path, "a string")? {
         Scalar::Null => Ok(None),
         Scalar::Text(text) => Ok(Some(text.into_owned())),
@@ -451,10 +339,7 @@ fn string<'de, A: MapAccess<'de>>(map: &mut A, path: &Path<'_>) -> Result<String
     optional_string(map, path).map(Option::unwrap_or_default)
 }
 
-fn optional_bool<'de, A: MapAccess<'de>>(
-    map: &mut A,
-    path: &Path<'_>,
-) -> Result<Option<bool>, A::Error> {
+fn optional_bool<'de, A: MapAccess<'de>>(map: &mut A, path: &Path<'_>) -> Result<Option<bool>, A::Error> {
     match scalar(map, path, "a boolean")? {
         Scalar::Null => Ok(None),
         Scalar::Bool(flag) => Ok(Some(flag)),
@@ -462,28 +347,18 @@ fn optional_bool<'de, A: MapAccess<'de>>(
     }
 }
 
-fn optional_uint64<'de, A: MapAccess<'de>>(
-    map: &mut A,
-    path: &Path<'_>,
-) -> Result<Option<u64>, A::Error> {
+fn optional_uint64<'de, A: MapAccess<'de>>(map: &mut A, path: &Path<'_>) -> Result<Option<u64>, A::Error> {
     let value = scalar(map, path, "an unsigned integer")?;
     let number = match &value {
         Scalar::Null => return Ok(None),
         Scalar::Unsigned(number) => Some(*number),
-        Scalar::Float(number)
-            if number.fract() == 0.0 && (0.0..18_446_744_073_709_551_616.0).contains(number) =>
-        {
+        Scalar::Float(number) if number.fract() == 0.0 && (0.0..18_446_744_073_709_551_616.0).contains(number) => {
             Some(*number as u64)
         }
         Scalar::Text(text) => text.parse::<u64>().ok(),
         _ => None,
     };
-    number.map(Some).ok_or_else(|| {
-        error(
-            path,
-            format_args!("expected an unsigned 64-bit integer, got {value}"),
-        )
-    })
+    number.map(Some).ok_or_else(|| error(path, format_args!("expected an unsigned 64-bit integer, got {value}")))
 }
 
 fn uint64<'de, A: MapAccess<'de>>(map: &mut A, path: &Path<'_>) -> Result<u64, A::Error> {
@@ -495,26 +370,16 @@ fn uint32<'de, A: MapAccess<'de>>(map: &mut A, path: &Path<'_>) -> Result<u32, A
     let number = match &value {
         Scalar::Null => return Ok(0),
         Scalar::Unsigned(number) => u32::try_from(*number).ok(),
-        Scalar::Float(number)
-            if number.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(number) =>
-        {
+        Scalar::Float(number) if number.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(number) => {
             Some(*number as u32)
         }
         Scalar::Text(text) => text.parse::<u32>().ok(),
         _ => None,
     };
-    number.ok_or_else(|| {
-        error(
-            path,
-            format_args!("expected an unsigned 32-bit integer, got {value}"),
-        )
-    })
+    number.ok_or_else(|| error(path, format_args!("expected an unsigned 32-bit integer, got {value}")))
 }
 
-fn optional_int64<'de, A: MapAccess<'de>>(
-    map: &mut A,
-    path: &Path<'_>,
-) -> Result<Option<i64>, A::Error> {
+fn optional_int64<'de, A: MapAccess<'de>>(map: &mut A, path: &Path<'_>) -> Result<Option<i64>, A::Error> {
     let value = scalar(map, path, "an integer")?;
     let number = match &value {
         Scalar::Null => return Ok(None),
@@ -529,18 +394,10 @@ fn optional_int64<'de, A: MapAccess<'de>>(
         Scalar::Text(text) => text.parse::<i64>().ok(),
         _ => None,
     };
-    number.map(Some).ok_or_else(|| {
-        error(
-            path,
-            format_args!("expected a signed 64-bit integer, got {value}"),
-        )
-    })
+    number.map(Some).ok_or_else(|| error(path, format_args!("expected a signed 64-bit integer, got {value}")))
 }
 
-fn optional_double<'de, A: MapAccess<'de>>(
-    map: &mut A,
-    path: &Path<'_>,
-) -> Result<Option<f64>, A::Error> {
+fn optional_double<'de, A: MapAccess<'de>>(map: &mut A, path: &Path<'_>) -> Result<Option<f64>, A::Error> {
     let value = scalar(map, path, "a number")?;
     let number = match &value {
         Scalar::Null => return Ok(None),
@@ -555,9 +412,7 @@ fn optional_double<'de, A: MapAccess<'de>>(
         },
         Scalar::Bool(_) => None,
     };
-    number
-        .map(Some)
-        .ok_or_else(|| error(path, format_args!("expected a number, got {value}")))
+    number.map(Some).ok_or_else(|| error(path, format_args!("expected a number, got {value}")))
 }
 
 /// An enum as its number or its proto name (`SPAN_KIND_SERVER`).
@@ -572,8 +427,7 @@ fn enumeration<'de, A: MapAccess<'de>>(
         Scalar::Unsigned(number) => i32::try_from(*number).ok(),
         Scalar::Signed(number) => i32::try_from(*number).ok(),
         Scalar::Float(number)
-            if number.fract() == 0.0
-                && (f64::from(i32::MIN)..=f64::from(i32::MAX)).contains(number) =>
+            if number.fract() == 0.0 && (f64::from(i32::MIN)..=f64::from(i32::MAX)).contains(number) =>
         {
             Some(*number as i32)
         }
@@ -588,35 +442,23 @@ fn hex_id<'de, A: MapAccess<'de>>(map: &mut A, path: &Path<'_>) -> Result<Vec<u8
     match scalar(map, path, "a hex string")? {
         Scalar::Null => Ok(Vec::new()),
         Scalar::Text(text) => hex::decode(text.as_bytes()).map_err(|_| error(path, "not hex")),
-        other => Err(error(
-            path,
-            format_args!("expected a hex string, got {other}"),
-        )),
+        other => Err(error(path, format_args!("expected a hex string, got {other}"))),
     }
 }
 
 /// Standard or URL-safe base64, padded or not, as proto3 JSON parsers accept.
-fn optional_base64<'de, A: MapAccess<'de>>(
-    map: &mut A,
-    path: &Path<'_>,
-) -> Result<Option<Vec<u8>>, A::Error> {
+fn optional_base64<'de, A: MapAccess<'de>>(map: &mut A, path: &Path<'_>) -> Result<Option<Vec<u8>>, A::Error> {
     const CONFIG: GeneralPurposeConfig =
         GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent);
     const STANDARD: GeneralPurpose = GeneralPurpose::new(&alphabet::STANDARD, CONFIG);
     const URL_SAFE: GeneralPurpose = GeneralPurpose::new(&alphabet::URL_SAFE, CONFIG);
     match scalar(map, path, "a base64 string")? {
         Scalar::Null => Ok(None),
-        Scalar::Text(text) => match STANDARD
-            .decode(text.as_bytes())
-            .or_else(|_| URL_SAFE.decode(text.as_bytes()))
-        {
+        Scalar::Text(text) => match STANDARD.decode(text.as_bytes()).or_else(|_| URL_SAFE.decode(text.as_bytes())) {
             Ok(bytes) => Ok(Some(bytes)),
             Err(_) => Err(error(path, "not base64")),
         },
-        other => Err(error(
-            path,
-            format_args!("expected a base64 string, got {other}"),
-        )),
+        other => Err(error(path, format_args!("expected a base64 string, got {other}"))),
     }
 }
 
@@ -642,15 +484,8 @@ impl fmt::Display for Scalar<'_> {
             Scalar::Float(number) => write!(f, "{number}"),
             Scalar::Text(text) => {
                 // Quote at most a short prefix: the message ends up in a response body and logs.
-                let cut = text
-                    .char_indices()
-                    .nth(40)
-                    .map_or(text.len(), |(index, _)| index);
-                if cut < text.len() {
-                    write!(f, "{:?}...", &text[..cut])
-                } else {
-                    write!(f, "{text:?}")
-                }
+                let cut = text.char_indices().nth(40).map_or(text.len(), |(index, _)| index);
+                if cut < text.len() { write!(f, "{:?}...", &text[..cut]) } else { write!(f, "{text:?}") }
             }
         }
     }
@@ -693,11 +528,7 @@ impl<'de> Visitor<'de> for ScalarSeed<'_> {
     }
 
     fn visit_i64<E: de::Error>(self, value: i64) -> Result<Self::Value, E> {
-        Ok(if value >= 0 {
-            Scalar::Unsigned(value.unsigned_abs())
-        } else {
-            Scalar::Signed(value)
-        })
+        Ok(if value >= 0 { Scalar::Unsigned(value.unsigned_abs()) } else { Scalar::Signed(value) })
     }
 
     fn visit_f64<E: de::Error>(self, value: f64) -> Result<Self::Value, E> {
@@ -717,17 +548,11 @@ impl<'de> Visitor<'de> for ScalarSeed<'_> {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, _: A) -> Result<Self::Value, A::Error> {
-        Err(error(
-            self.path,
-            format_args!("expected {}, got an array", self.expected),
-        ))
+        Err(error(self.path, format_args!("expected {}, got an array", self.expected)))
     }
 
     fn visit_map<A: MapAccess<'de>>(self, _: A) -> Result<Self::Value, A::Error> {
-        Err(error(
-            self.path,
-            format_args!("expected {}, got an object", self.expected),
-        ))
+        Err(error(self.path, format_args!("expected {}, got an object", self.expected)))
     }
 }
 
@@ -744,11 +569,7 @@ macro_rules! reject_scalars {
         }
 
         fn visit_u64<E: de::Error>(self, value: u64) -> Result<Self::Value, E> {
-            Err(not_a_container(
-                self.path,
-                $expected,
-                Scalar::Unsigned(value),
-            ))
+            Err(not_a_container(self.path, $expected, Scalar::Unsigned(value)))
         }
 
         fn visit_i64<E: de::Error>(self, value: i64) -> Result<Self::Value, E> {
@@ -760,11 +581,7 @@ macro_rules! reject_scalars {
         }
 
         fn visit_str<E: de::Error>(self, value: &str) -> Result<Self::Value, E> {
-            Err(not_a_container(
-                self.path,
-                $expected,
-                Scalar::Text(Cow::Borrowed(value)),
-            ))
+            Err(not_a_container(self.path, $expected, Scalar::Text(Cow::Borrowed(value))))
         }
     };
 }
@@ -808,10 +625,7 @@ struct MessageSeed<'p, M> {
 
 impl<'p, M> MessageSeed<'p, M> {
     fn new(path: &'p Path<'p>) -> Self {
-        MessageSeed {
-            path,
-            message: PhantomData,
-        }
+        MessageSeed { path, message: PhantomData }
     }
 }
 
@@ -924,10 +738,7 @@ impl<'de> Visitor<'de> for StringsSeed<'_> {
         let mut items = Vec::new();
         for index in 0.. {
             let path = Path::Index(self.path, index);
-            match seq.next_element_seed(ScalarSeed {
-                path: &path,
-                expected: "a string",
-            })? {
+            match seq.next_element_seed(ScalarSeed { path: &path, expected: "a string" })? {
                 Some(Scalar::Text(text)) => items.push(text.into_owned()),
                 Some(Scalar::Null) => {}
                 Some(other) => {

@@ -28,10 +28,7 @@ fn span_error(span: serde_json::Value) -> String {
 
 fn attr_value(value: serde_json::Value) -> Option<any_value::Value> {
     let span = decode_span(json!({"attributes": [{"key": "k", "value": value}]}));
-    span.attributes[0]
-        .value
-        .as_ref()
-        .and_then(|v| v.value.clone())
+    span.attributes[0].value.as_ref().and_then(|v| v.value.clone())
 }
 
 /// The example of section 2.2 of the API contract: times as JSON numbers, uppercase hex IDs.
@@ -45,9 +42,7 @@ fn contract_example() {
     let request = decode_export_request(body.as_bytes()).unwrap();
     let string_attr = |key: &str, value: &str| KeyValue {
         key: key.into(),
-        value: Some(AnyValue {
-            value: Some(any_value::Value::StringValue(value.into())),
-        }),
+        value: Some(AnyValue { value: Some(any_value::Value::StringValue(value.into())) }),
         ..Default::default()
     };
     let expected = ExportTraceServiceRequest {
@@ -64,8 +59,7 @@ fn contract_example() {
                 }),
                 spans: vec![Span {
                     trace_id: vec![
-                        0x5b, 0x8e, 0xff, 0xf7, 0x98, 0x03, 0x81, 0x03, 0xd2, 0x69, 0xb6, 0x33,
-                        0x81, 0x3f, 0xc7, 0x00,
+                        0x5b, 0x8e, 0xff, 0xf7, 0x98, 0x03, 0x81, 0x03, 0xd2, 0x69, 0xb6, 0x33, 0x81, 0x3f, 0xc7, 0x00,
                     ],
                     span_id: vec![0xee, 0xe1, 0x9b, 0x7e, 0xc3, 0xc1, 0xb1, 0x00],
                     name: "I am a span!".into(),
@@ -102,110 +96,50 @@ fn snake_case_keys_are_accepted() {
     assert_eq!(batch.schema_url, "r");
     assert_eq!(batch.resource.as_ref().unwrap().dropped_attributes_count, 1);
     assert_eq!(batch.scope_spans[0].schema_url, "s");
-    assert_eq!(
-        batch.scope_spans[0]
-            .scope
-            .as_ref()
-            .unwrap()
-            .dropped_attributes_count,
-        2
-    );
+    assert_eq!(batch.scope_spans[0].scope.as_ref().unwrap().dropped_attributes_count, 2);
     let span = only_span(&request);
     assert_eq!(span.trace_id, (1..=16).collect::<Vec<u8>>());
     assert_eq!(span.span_id, (1..=8).collect::<Vec<u8>>());
     assert_eq!(span.parent_span_id, (1..=8).rev().collect::<Vec<u8>>());
     assert_eq!(span.trace_state, "a=b");
     assert_eq!((span.start_time_unix_nano, span.end_time_unix_nano), (5, 6));
-    assert_eq!(
-        (
-            span.dropped_attributes_count,
-            span.dropped_events_count,
-            span.dropped_links_count
-        ),
-        (3, 4, 5)
-    );
+    assert_eq!((span.dropped_attributes_count, span.dropped_events_count, span.dropped_links_count), (3, 4, 5));
     assert_eq!(span.events[0].time_unix_nano, 7);
     assert_eq!(span.events[0].dropped_attributes_count, 6);
     assert_eq!(span.links[0].trace_id, [0xff]);
     assert_eq!(span.links[0].span_id, [0xee]);
     assert_eq!(span.links[0].dropped_attributes_count, 7);
-    assert_eq!(
-        span.attributes[0].value.as_ref().unwrap().value,
-        Some(any_value::Value::IntValue(9))
-    );
+    assert_eq!(span.attributes[0].value.as_ref().unwrap().value, Some(any_value::Value::IntValue(9)));
 }
 
 #[test]
 fn enums_are_numbers_or_names() {
-    assert_eq!(
-        decode_span(json!({"kind": 3})).kind,
-        SpanKind::Client as i32
-    );
-    assert_eq!(
-        decode_span(json!({"kind": "SPAN_KIND_SERVER"})).kind,
-        SpanKind::Server as i32
-    );
-    assert_eq!(
-        decode_span(json!({"kind": "4"})).kind,
-        SpanKind::Producer as i32
-    );
-    assert_eq!(
-        decode_span(json!({"kind": 42})).kind,
-        42,
-        "unknown numbers are kept, as proto3 does"
-    );
+    assert_eq!(decode_span(json!({"kind": 3})).kind, SpanKind::Client as i32);
+    assert_eq!(decode_span(json!({"kind": "SPAN_KIND_SERVER"})).kind, SpanKind::Server as i32);
+    assert_eq!(decode_span(json!({"kind": "4"})).kind, SpanKind::Producer as i32);
+    assert_eq!(decode_span(json!({"kind": 42})).kind, 42, "unknown numbers are kept, as proto3 does");
     assert_eq!(decode_span(json!({"kind": null})).kind, 0);
-    let status =
-        decode_span(json!({"status": {"code": "STATUS_CODE_ERROR", "message": "boom"}}))
-            .status
-            .unwrap();
-    assert_eq!(
-        (status.code, status.message.as_str()),
-        (StatusCode::Error as i32, "boom")
-    );
-    assert_eq!(
-        decode_span(json!({"status": {"code": 1}}))
-            .status
-            .unwrap()
-            .code,
-        StatusCode::Ok as i32
-    );
-    assert!(span_error(json!({"kind": "SERVER"})).starts_with(
-        "resourceSpans[0].scopeSpans[0].spans[0].kind: unknown enum value \"SERVER\""
-    ));
+    let status = decode_span(json!({"status": {"code": "STATUS_CODE_ERROR", "message": "boom"}})).status.unwrap();
+    assert_eq!((status.code, status.message.as_str()), (StatusCode::Error as i32, "boom"));
+    assert_eq!(decode_span(json!({"status": {"code": 1}})).status.unwrap().code, StatusCode::Ok as i32);
     assert!(
-        span_error(json!({"status": {"code": true}}))
-            .contains("status.code: unknown enum value true")
+        span_error(json!({"kind": "SERVER"}))
+            .starts_with("resourceSpans[0].scopeSpans[0].spans[0].kind: unknown enum value \"SERVER\"")
     );
+    assert!(span_error(json!({"status": {"code": true}})).contains("status.code: unknown enum value true"));
 }
 
 #[test]
 fn sixty_four_bit_integers_are_strings_or_numbers() {
-    let span = decode_span(
-        json!({"startTimeUnixNano": "18446744073709551615", "endTimeUnixNano": 1689970000000000000u64}),
-    );
+    let span =
+        decode_span(json!({"startTimeUnixNano": "18446744073709551615", "endTimeUnixNano": 1689970000000000000u64}));
     assert_eq!(span.start_time_unix_nano, u64::MAX);
     assert_eq!(span.end_time_unix_nano, 1_689_970_000_000_000_000);
-    assert_eq!(
-        decode_span(json!({"startTimeUnixNano": 1.0e9})).start_time_unix_nano,
-        1_000_000_000
-    );
-    assert_eq!(
-        attr_value(json!({"intValue": "-42"})),
-        Some(any_value::Value::IntValue(-42))
-    );
-    assert_eq!(
-        attr_value(json!({"intValue": -42})),
-        Some(any_value::Value::IntValue(-42))
-    );
-    assert_eq!(
-        attr_value(json!({"intValue": 9223372036854775807u64})),
-        Some(any_value::Value::IntValue(i64::MAX))
-    );
-    assert_eq!(
-        decode_span(json!({"flags": "257", "droppedAttributesCount": 3})).flags,
-        257
-    );
+    assert_eq!(decode_span(json!({"startTimeUnixNano": 1.0e9})).start_time_unix_nano, 1_000_000_000);
+    assert_eq!(attr_value(json!({"intValue": "-42"})), Some(any_value::Value::IntValue(-42)));
+    assert_eq!(attr_value(json!({"intValue": -42})), Some(any_value::Value::IntValue(-42)));
+    assert_eq!(attr_value(json!({"intValue": 9223372036854775807u64})), Some(any_value::Value::IntValue(i64::MAX)));
+    assert_eq!(decode_span(json!({"flags": "257", "droppedAttributesCount": 3})).flags, 257);
     assert!(
         span_error(json!({"startTimeUnixNano": -1}))
             .contains("startTimeUnixNano: expected an unsigned 64-bit integer, got -1")
@@ -215,60 +149,29 @@ fn sixty_four_bit_integers_are_strings_or_numbers() {
             .contains("startTimeUnixNano: expected an unsigned 64-bit integer")
     );
     assert!(span_error(json!({"startTimeUnixNano": 1.5})).contains("startTimeUnixNano"));
+    assert!(span_error(json!({"flags": 4294967296u64})).contains("flags: expected an unsigned 32-bit integer"));
     assert!(
-        span_error(json!({"flags": 4294967296u64}))
-            .contains("flags: expected an unsigned 32-bit integer")
-    );
-    assert!(
-        span_error(
-            json!({"attributes": [{"key": "k", "value": {"intValue": 9223372036854775808u64}}]})
-        )
-        .contains("intValue: expected a signed 64-bit integer")
+        span_error(json!({"attributes": [{"key": "k", "value": {"intValue": 9223372036854775808u64}}]}))
+            .contains("intValue: expected a signed 64-bit integer")
     );
 }
 
 #[test]
 fn any_values_of_every_type() {
-    assert_eq!(
-        attr_value(json!({"stringValue": "s"})),
-        Some(any_value::Value::StringValue("s".into()))
-    );
-    assert_eq!(
-        attr_value(json!({"stringValue": ""})),
-        Some(any_value::Value::StringValue(String::new()))
-    );
-    assert_eq!(
-        attr_value(json!({"boolValue": false})),
-        Some(any_value::Value::BoolValue(false))
-    );
-    assert_eq!(
-        attr_value(json!({"doubleValue": 1.5})),
-        Some(any_value::Value::DoubleValue(1.5))
-    );
-    assert_eq!(
-        attr_value(json!({"doubleValue": 2})),
-        Some(any_value::Value::DoubleValue(2.0))
-    );
-    assert_eq!(
-        attr_value(json!({"doubleValue": "Infinity"})),
-        Some(any_value::Value::DoubleValue(f64::INFINITY))
-    );
-    assert_eq!(
-        attr_value(json!({"doubleValue": "-Infinity"})),
-        Some(any_value::Value::DoubleValue(f64::NEG_INFINITY))
-    );
-    assert_eq!(
-        attr_value(json!({"doubleValue": "0.25"})),
-        Some(any_value::Value::DoubleValue(0.25))
-    );
+    assert_eq!(attr_value(json!({"stringValue": "s"})), Some(any_value::Value::StringValue("s".into())));
+    assert_eq!(attr_value(json!({"stringValue": ""})), Some(any_value::Value::StringValue(String::new())));
+    assert_eq!(attr_value(json!({"boolValue": false})), Some(any_value::Value::BoolValue(false)));
+    assert_eq!(attr_value(json!({"doubleValue": 1.5})), Some(any_value::Value::DoubleValue(1.5)));
+    assert_eq!(attr_value(json!({"doubleValue": 2})), Some(any_value::Value::DoubleValue(2.0)));
+    assert_eq!(attr_value(json!({"doubleValue": "Infinity"})), Some(any_value::Value::DoubleValue(f64::INFINITY)));
+    assert_eq!(attr_value(json!({"doubleValue": "-Infinity"})), Some(any_value::Value::DoubleValue(f64::NEG_INFINITY)));
+    assert_eq!(attr_value(json!({"doubleValue": "0.25"})), Some(any_value::Value::DoubleValue(0.25)));
     // Needs serde_json's `float_roundtrip`: its default parser can be one ulp off.
     assert_eq!(
         attr_value(json!({"doubleValue": 6.240142481570855e-76})),
         Some(any_value::Value::DoubleValue(6.240142481570855e-76))
     );
-    assert!(
-        matches!(attr_value(json!({"doubleValue": "NaN"})), Some(any_value::Value::DoubleValue(x)) if x.is_nan())
-    );
+    assert!(matches!(attr_value(json!({"doubleValue": "NaN"})), Some(any_value::Value::DoubleValue(x)) if x.is_nan()));
     assert_eq!(
         attr_value(json!({"bytesValue": "3q2+7w=="})),
         Some(any_value::Value::BytesValue(vec![0xde, 0xad, 0xbe, 0xef]))
@@ -278,39 +181,26 @@ fn any_values_of_every_type() {
         Some(any_value::Value::BytesValue(vec![0xde, 0xad, 0xbe, 0xef]))
     );
     assert_eq!(
-        attr_value(
-            json!({"arrayValue": {"values": [{"intValue": "1"}, {"stringValue": "x"}, {}]}})
-        ),
+        attr_value(json!({"arrayValue": {"values": [{"intValue": "1"}, {"stringValue": "x"}, {}]}})),
         Some(any_value::Value::ArrayValue(ArrayValue {
             values: vec![
-                AnyValue {
-                    value: Some(any_value::Value::IntValue(1))
-                },
-                AnyValue {
-                    value: Some(any_value::Value::StringValue("x".into()))
-                },
+                AnyValue { value: Some(any_value::Value::IntValue(1)) },
+                AnyValue { value: Some(any_value::Value::StringValue("x".into())) },
                 AnyValue { value: None },
             ]
         }))
     );
     assert_eq!(
-        attr_value(
-            json!({"kvlistValue": {"values": [{"key": "inner", "value": {"boolValue": true}}]}})
-        ),
+        attr_value(json!({"kvlistValue": {"values": [{"key": "inner", "value": {"boolValue": true}}]}})),
         Some(any_value::Value::KvlistValue(KeyValueList {
             values: vec![KeyValue {
                 key: "inner".into(),
-                value: Some(AnyValue {
-                    value: Some(any_value::Value::BoolValue(true))
-                }),
+                value: Some(AnyValue { value: Some(any_value::Value::BoolValue(true)) }),
                 ..Default::default()
             }]
         }))
     );
-    assert_eq!(
-        attr_value(json!({"arrayValue": {}})),
-        Some(any_value::Value::ArrayValue(ArrayValue::default()))
-    );
+    assert_eq!(attr_value(json!({"arrayValue": {}})), Some(any_value::Value::ArrayValue(ArrayValue::default())));
     assert_eq!(attr_value(json!({})), None);
     assert_eq!(attr_value(json!({"stringValue": null})), None);
     assert_eq!(
@@ -338,41 +228,15 @@ fn events_and_links() {
     }));
     assert_eq!(span.events.len(), 1);
     let event = &span.events[0];
-    assert_eq!(
-        (
-            event.time_unix_nano,
-            event.name.as_str(),
-            event.dropped_attributes_count
-        ),
-        (100, "exception", 1)
-    );
+    assert_eq!((event.time_unix_nano, event.name.as_str(), event.dropped_attributes_count), (100, "exception", 1));
     assert_eq!(event.attributes[0].key, "exception.message");
-    assert_eq!(
-        (span.dropped_events_count, span.dropped_links_count),
-        (2, 4)
-    );
+    assert_eq!((span.dropped_events_count, span.dropped_links_count), (2, 4));
     let link = &span.links[0];
-    assert_eq!(
-        hex::encode(&link.trace_id),
-        "aabbccddeeff00112233445566778899"
-    );
+    assert_eq!(hex::encode(&link.trace_id), "aabbccddeeff00112233445566778899");
     assert_eq!(hex::encode(&link.span_id), "0011223344556677");
-    assert_eq!(
-        (
-            link.trace_state.as_str(),
-            link.flags,
-            link.dropped_attributes_count
-        ),
-        ("k=v", 256, 3)
-    );
-    assert_eq!(
-        link.attributes[0].value.as_ref().unwrap().value,
-        Some(any_value::Value::IntValue(1))
-    );
-    assert!(
-        span_error(json!({"links": [{"spanId": "xyz"}]}))
-            .contains("spans[0].links[0].spanId: not hex")
-    );
+    assert_eq!((link.trace_state.as_str(), link.flags, link.dropped_attributes_count), ("k=v", 256, 3));
+    assert_eq!(link.attributes[0].value.as_ref().unwrap().value, Some(any_value::Value::IntValue(1)));
+    assert!(span_error(json!({"links": [{"spanId": "xyz"}]})).contains("spans[0].links[0].spanId: not hex"));
 }
 
 #[test]
@@ -389,22 +253,12 @@ fn unknown_fields_and_nulls_are_ignored() {
     let batch = &request.resource_spans[0];
     assert!(batch.resource.is_none());
     assert!(batch.scope_spans[0].scope.is_none());
-    assert_eq!(
-        batch.scope_spans[0].spans.len(),
-        1,
-        "null list items are skipped"
-    );
+    assert_eq!(batch.scope_spans[0].spans.len(), 1, "null list items are skipped");
     let span = &batch.scope_spans[0].spans[0];
     assert_eq!(span.name, "kept");
     assert!(span.status.is_none() && span.events.is_empty() && span.trace_id.is_empty());
-    assert_eq!(
-        decode(json!({})).unwrap(),
-        ExportTraceServiceRequest::default()
-    );
-    assert_eq!(
-        decode(json!({"resourceSpans": null})).unwrap(),
-        ExportTraceServiceRequest::default()
-    );
+    assert_eq!(decode(json!({})).unwrap(), ExportTraceServiceRequest::default());
+    assert_eq!(decode(json!({"resourceSpans": null})).unwrap(), ExportTraceServiceRequest::default());
 }
 
 #[test]
@@ -413,20 +267,11 @@ fn ids_are_hex_in_any_case_and_empty_means_absent() {
     assert_eq!(span.trace_id, [0xab, 0xcd]);
     assert!(span.span_id.is_empty() && span.parent_span_id.is_empty());
     assert_eq!(
-        span_error(json!({"traceId": "W47/95gDgQPSabYzgT/HAA=="}))
-            .split(" at line")
-            .next()
-            .unwrap(),
+        span_error(json!({"traceId": "W47/95gDgQPSabYzgT/HAA=="})).split(" at line").next().unwrap(),
         "resourceSpans[0].scopeSpans[0].spans[0].traceId: not hex"
     );
-    assert!(
-        span_error(json!({"spanId": "abc"})).contains("spans[0].spanId: not hex"),
-        "odd length"
-    );
-    assert!(
-        span_error(json!({"parentSpanId": 12}))
-            .contains("parentSpanId: expected a hex string, got 12")
-    );
+    assert!(span_error(json!({"spanId": "abc"})).contains("spans[0].spanId: not hex"), "odd length");
+    assert!(span_error(json!({"parentSpanId": 12})).contains("parentSpanId: expected a hex string, got 12"));
 }
 
 #[test]
@@ -439,18 +284,9 @@ fn malformed_bodies_are_reported() {
         ("[]", "invalid JSON: expected an object, got an array"),
         ("\"x\"", "invalid JSON: expected an object, got \"x\""),
         ("null", "invalid JSON: expected an object, got null"),
-        (
-            "{\"resourceSpans\": {}}",
-            "resourceSpans: expected an array, got an object",
-        ),
-        (
-            "{\"resourceSpans\": [5]}",
-            "resourceSpans[0]: expected an object, got 5",
-        ),
-        (
-            "{\"resourceSpans\": [{\"resource\": []}]}",
-            "resourceSpans[0].resource: expected an object, got an array",
-        ),
+        ("{\"resourceSpans\": {}}", "resourceSpans: expected an array, got an object"),
+        ("{\"resourceSpans\": [5]}", "resourceSpans[0]: expected an object, got 5"),
+        ("{\"resourceSpans\": [{\"resource\": []}]}", "resourceSpans[0].resource: expected an object, got an array"),
         (
             "{\"resourceSpans\": [{\"scopeSpans\": [{\"spans\": [{\"name\": {}}]}]}]}",
             "resourceSpans[0].scopeSpans[0].spans[0].name: expected a string, got an object",
@@ -543,27 +379,16 @@ fn json_ish() -> impl Strategy<Value = serde_json::Value> {
         any::<u64>().prop_map(serde_json::Value::from),
         any::<f64>().prop_map(serde_json::Value::from),
         "[0-9a-fA-F]{0,34}".prop_map(serde_json::Value::from),
-        prop_oneof![
-            Just("NaN"),
-            Just("SPAN_KIND_SERVER"),
-            Just("-1"),
-            Just("18446744073709551616"),
-            Just("3q2+7w==")
-        ]
-        .prop_map(serde_json::Value::from),
+        prop_oneof![Just("NaN"), Just("SPAN_KIND_SERVER"), Just("-1"), Just("18446744073709551616"), Just("3q2+7w==")]
+            .prop_map(serde_json::Value::from),
         ".{0,8}".prop_map(serde_json::Value::from),
     ];
     leaf.prop_recursive(6, 64, 6, |inner| {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..4).prop_map(serde_json::Value::Array),
-            prop::collection::vec((prop::sample::select(KEYS), inner), 0..5).prop_map(
-                |fields| serde_json::Value::Object(
-                    fields
-                        .into_iter()
-                        .map(|(k, v)| (k.to_string(), v))
-                        .collect()
-                )
-            ),
+            prop::collection::vec((prop::sample::select(KEYS), inner), 0..5).prop_map(|fields| {
+                serde_json::Value::Object(fields.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
+            }),
         ]
     })
 }
@@ -594,62 +419,51 @@ impl Style {
 
     fn id(self, bytes: &[u8]) -> serde_json::Value {
         let text = hex::encode(bytes);
-        (if self.uppercase_hex {
-            text.to_uppercase()
-        } else {
-            text
-        })
-        .into()
+        (if self.uppercase_hex { text.to_uppercase() } else { text }).into()
     }
 
     fn uint64(self, value: u64) -> serde_json::Value {
-        if self.numbers_for_64_bit {
-            value.into()
-        } else {
-            value.to_string().into()
-        }
+        if self.numbers_for_64_bit { value.into() } else { value.to_string().into() }
     }
 
     fn object(self, fields: Vec<(&'static str, serde_json::Value)>) -> serde_json::Value {
-        serde_json::Value::Object(
-            fields
-                .into_iter()
-                .map(|(key, value)| (self.key(key), value))
-                .collect(),
-        )
+        serde_json::Value::Object(fields.into_iter().map(|(key, value)| (self.key(key), value)).collect())
     }
 
     fn any_value(self, value: &AnyValue) -> serde_json::Value {
         use any_value::Value;
         let double = |x: f64| -> serde_json::Value {
-            if x.is_infinite() {
-                (if x > 0.0 { "Infinity" } else { "-Infinity" }).into()
-            } else {
-                x.into()
-            }
+            if x.is_infinite() { (if x > 0.0 { "Infinity" } else { "-Infinity" }).into() } else { x.into() }
         };
         match &value.value {
             None => json!({}),
             Some(Value::StringValue(s)) => self.object(vec![("stringValue", s.clone().into())]),
             Some(Value::BoolValue(b)) => self.object(vec![("boolValue", (*b).into())]),
-            Some(Value::IntValue(i)) => {
-                self.object(vec![("intValue", if self.numbers_for_64_bit { (*i).into() } else { i.to_string().into() })])
-            }
+            Some(Value::IntValue(i)) => self
+                .object(vec![("intValue", if self.numbers_for_64_bit { (*i).into() } else { i.to_string().into() })]),
             Some(Value::DoubleValue(x)) => self.object(vec![("doubleValue", double(*x))]),
             Some(Value::BytesValue(b)) => {
                 use base64::engine::general_purpose::STANDARD as BASE64;
                 self.object(vec![("bytesValue", BASE64.encode(b).into())])
             }
-            Some(Value::ArrayValue(a)) => {
-                self.object(vec![("arrayValue", json!({"values": a.values.iter().map(|v| self.any_value(v)).collect::<Vec<_>>()}))])
+            Some(Value::ArrayValue(a)) => self.object(vec![(
+                "arrayValue",
+                json!({"values": a.values.iter().map(|v| self.any_value(v)).collect::<Vec<_>>()}),
+            )]),
+            Some(Value::KvlistValue(l)) => {
+                self.object(vec![("kvlistValue", json!({"values": self.attributes(&l.values)}))])
             }
-            Some(Value::KvlistValue(l)) => self.object(vec![("kvlistValue", json!({"values": self.attributes(&l.values)}))]),
             Some(Value::StringValueStrindex(_)) => json!({}),
         }
     }
 
     fn attributes(self, attributes: &[KeyValue]) -> serde_json::Value {
-        attributes.iter().map(|kv| json!({"key": kv.key, "value": self.any_value(kv.value.as_ref().unwrap_or(&AnyValue::default()))})).collect()
+        attributes
+            .iter()
+            .map(
+                |kv| json!({"key": kv.key, "value": self.any_value(kv.value.as_ref().unwrap_or(&AnyValue::default()))}),
+            )
+            .collect()
     }
 
     fn span(self, span: &Span) -> serde_json::Value {
@@ -675,10 +489,7 @@ impl Style {
             ("startTimeUnixNano", self.uint64(span.start_time_unix_nano)),
             ("endTimeUnixNano", self.uint64(span.end_time_unix_nano)),
             ("attributes", self.attributes(&span.attributes)),
-            (
-                "droppedAttributesCount",
-                span.dropped_attributes_count.into(),
-            ),
+            ("droppedAttributesCount", span.dropped_attributes_count.into()),
             (
                 "events",
                 span.events
@@ -720,15 +531,12 @@ impl Style {
             .resource_spans
             .iter()
             .map(|batch| {
-                let resource = batch
-                    .resource
-                    .as_ref()
-                    .map_or(serde_json::Value::Null, |r| {
-                        self.object(vec![
-                            ("attributes", self.attributes(&r.attributes)),
-                            ("droppedAttributesCount", r.dropped_attributes_count.into()),
-                        ])
-                    });
+                let resource = batch.resource.as_ref().map_or(serde_json::Value::Null, |r| {
+                    self.object(vec![
+                        ("attributes", self.attributes(&r.attributes)),
+                        ("droppedAttributesCount", r.dropped_attributes_count.into()),
+                    ])
+                });
                 let scope_spans: Vec<serde_json::Value> = batch
                     .scope_spans
                     .iter()
@@ -765,28 +573,20 @@ fn arb_any_value() -> impl Strategy<Value = AnyValue> {
         ".{0,6}".prop_map(Value::StringValue),
         any::<bool>().prop_map(Value::BoolValue),
         any::<i64>().prop_map(Value::IntValue),
-        prop_oneof![
-            any::<f64>().prop_filter("NaN never equals itself", |x| !x.is_nan()),
-            Just(f64::INFINITY)
-        ]
-        .prop_map(Value::DoubleValue),
+        prop_oneof![any::<f64>().prop_filter("NaN never equals itself", |x| !x.is_nan()), Just(f64::INFINITY)]
+            .prop_map(Value::DoubleValue),
         prop::collection::vec(any::<u8>(), 0..6).prop_map(Value::BytesValue),
     ]
     .prop_map(|value| AnyValue { value: Some(value) });
     leaf.prop_recursive(2, 8, 3, |inner| {
         prop_oneof![
-            prop::collection::vec(inner.clone(), 0..3).prop_map(|values| AnyValue {
-                value: Some(Value::ArrayValue(ArrayValue { values }))
-            }),
+            prop::collection::vec(inner.clone(), 0..3)
+                .prop_map(|values| AnyValue { value: Some(Value::ArrayValue(ArrayValue { values })) }),
             prop::collection::vec(("[a-z]{1,3}", inner), 0..3).prop_map(|pairs| AnyValue {
                 value: Some(Value::KvlistValue(KeyValueList {
                     values: pairs
                         .into_iter()
-                        .map(|(key, value)| KeyValue {
-                            key,
-                            value: Some(value),
-                            ..Default::default()
-                        })
+                        .map(|(key, value)| KeyValue { key, value: Some(value), ..Default::default() })
                         .collect()
                 }))
             }),
@@ -796,14 +596,7 @@ fn arb_any_value() -> impl Strategy<Value = AnyValue> {
 
 fn arb_attributes() -> impl Strategy<Value = Vec<KeyValue>> {
     prop::collection::vec(("[a-z.]{1,6}", arb_any_value()), 0..3).prop_map(|pairs| {
-        pairs
-            .into_iter()
-            .map(|(key, value)| KeyValue {
-                key,
-                value: Some(value),
-                ..Default::default()
-            })
-            .collect()
+        pairs.into_iter().map(|(key, value)| KeyValue { key, value: Some(value), ..Default::default() }).collect()
     })
 }
 
@@ -813,15 +606,7 @@ fn arb_span() -> impl Strategy<Value = Span> {
         prop::collection::vec(any::<u8>(), 8),
         prop::collection::vec(any::<u8>(), 0..=8),
     );
-    let numbers = (
-        any::<u32>(),
-        0..8i32,
-        any::<u64>(),
-        any::<u64>(),
-        any::<u32>(),
-        any::<u32>(),
-        any::<u32>(),
-    );
+    let numbers = (any::<u32>(), 0..8i32, any::<u64>(), any::<u64>(), any::<u32>(), any::<u32>(), any::<u32>());
     let events = prop::collection::vec(
         (any::<u64>(), ".{0,4}", arb_attributes(), any::<u32>()).prop_map(
             |(time_unix_nano, name, attributes, dropped_attributes_count)| Event {
@@ -842,109 +627,66 @@ fn arb_span() -> impl Strategy<Value = Span> {
             any::<u32>(),
             any::<u32>(),
         )
-            .prop_map(
-                |(
-                    trace_id,
-                    span_id,
-                    trace_state,
-                    attributes,
-                    dropped_attributes_count,
-                    flags,
-                )| Link {
-                    trace_id,
-                    span_id,
-                    trace_state,
-                    attributes,
-                    dropped_attributes_count,
-                    flags,
-                },
-            ),
-        0..2,
-    );
-    let status = prop::option::of(
-        (".{0,4}", 0..4i32).prop_map(|(message, code)| Status { message, code }),
-    );
-    (
-        ids,
-        numbers,
-        ".{0,6}",
-        "[a-z=]{0,4}",
-        arb_attributes(),
-        events,
-        links,
-        status,
-    )
-        .prop_map(
-            |(
-                (trace_id, span_id, parent_span_id),
-                (flags, kind, start, end, dropped_attributes, dropped_events, dropped_links),
-                name,
-                trace_state,
-                attributes,
-                events,
-                links,
-                status,
-            )| Span {
+            .prop_map(|(trace_id, span_id, trace_state, attributes, dropped_attributes_count, flags)| Link {
                 trace_id,
                 span_id,
                 trace_state,
-                parent_span_id,
-                flags,
-                name,
-                kind,
-                start_time_unix_nano: start,
-                end_time_unix_nano: end,
                 attributes,
-                dropped_attributes_count: dropped_attributes,
-                events,
-                dropped_events_count: dropped_events,
-                links,
-                dropped_links_count: dropped_links,
-                status,
-            },
-        )
+                dropped_attributes_count,
+                flags,
+            }),
+        0..2,
+    );
+    let status = prop::option::of((".{0,4}", 0..4i32).prop_map(|(message, code)| Status { message, code }));
+    (ids, numbers, ".{0,6}", "[a-z=]{0,4}", arb_attributes(), events, links, status).prop_map(
+        |(
+            (trace_id, span_id, parent_span_id),
+            (flags, kind, start, end, dropped_attributes, dropped_events, dropped_links),
+            name,
+            trace_state,
+            attributes,
+            events,
+            links,
+            status,
+        )| Span {
+            trace_id,
+            span_id,
+            trace_state,
+            parent_span_id,
+            flags,
+            name,
+            kind,
+            start_time_unix_nano: start,
+            end_time_unix_nano: end,
+            attributes,
+            dropped_attributes_count: dropped_attributes,
+            events,
+            dropped_events_count: dropped_events,
+            links,
+            dropped_links_count: dropped_links,
+            status,
+        },
+    )
 }
 
 fn arb_request() -> impl Strategy<Value = ExportTraceServiceRequest> {
-    let scope = prop::option::of(
-        ("[a-z]{0,4}", "[0-9.]{0,4}", arb_attributes(), any::<u32>()).prop_map(
-            |(name, version, attributes, dropped_attributes_count)| InstrumentationScope {
-                name,
-                version,
-                attributes,
-                dropped_attributes_count,
-            },
-        ),
-    );
-    let scope_spans = (
-        scope,
-        prop::collection::vec(arb_span(), 0..3),
-        "[a-z:/]{0,6}",
-    )
-        .prop_map(|(scope, spans, schema_url)| ScopeSpans {
-            scope,
-            spans,
-            schema_url,
-        });
-    let resource = prop::option::of((arb_attributes(), any::<u32>()).prop_map(
-        |(attributes, dropped_attributes_count)| Resource {
+    let scope = prop::option::of(("[a-z]{0,4}", "[0-9.]{0,4}", arb_attributes(), any::<u32>()).prop_map(
+        |(name, version, attributes, dropped_attributes_count)| InstrumentationScope {
+            name,
+            version,
             attributes,
             dropped_attributes_count,
-            ..Default::default()
         },
     ));
-    let batch = (
-        resource,
-        prop::collection::vec(scope_spans, 0..3),
-        "[a-z:/]{0,6}",
-    )
-        .prop_map(|(resource, scope_spans, schema_url)| ResourceSpans {
-            resource,
-            scope_spans,
-            schema_url,
-        });
-    prop::collection::vec(batch, 0..3)
-        .prop_map(|resource_spans| ExportTraceServiceRequest { resource_spans })
+    let scope_spans = (scope, prop::collection::vec(arb_span(), 0..3), "[a-z:/]{0,6}")
+        .prop_map(|(scope, spans, schema_url)| ScopeSpans { scope, spans, schema_url });
+    let resource =
+        prop::option::of((arb_attributes(), any::<u32>()).prop_map(|(attributes, dropped_attributes_count)| {
+            Resource { attributes, dropped_attributes_count, ..Default::default() }
+        }));
+    let batch = (resource, prop::collection::vec(scope_spans, 0..3), "[a-z:/]{0,6}")
+        .prop_map(|(resource, scope_spans, schema_url)| ResourceSpans { resource, scope_spans, schema_url });
+    prop::collection::vec(batch, 0..3).prop_map(|resource_spans| ExportTraceServiceRequest { resource_spans })
 }
 
 fn arb_style() -> impl Strategy<Value = Style> {

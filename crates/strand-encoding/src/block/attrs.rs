@@ -8,14 +8,14 @@
 use std::sync::Arc;
 
 use arrow_array::builder::{
-    ArrayBuilder, BinaryBuilder, BooleanBuilder, Float64Builder, Int64Builder, StringBuilder,
-    StringDictionaryBuilder, UInt8Builder,
+    ArrayBuilder, BinaryBuilder, BooleanBuilder, Float64Builder, Int64Builder, StringBuilder, StringDictionaryBuilder,
+    UInt8Builder,
 };
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float64Type, Int32Type, Int64Type, UInt8Type};
 use arrow_array::{
-    Array, ArrayRef, ArrowPrimitiveType, BinaryArray, BooleanArray, Int32Array, ListArray,
-    PrimitiveArray, RecordBatch, StringArray, StructArray,
+    Array, ArrayRef, ArrowPrimitiveType, BinaryArray, BooleanArray, Int32Array, ListArray, PrimitiveArray, RecordBatch,
+    StringArray, StructArray,
 };
 use arrow_buffer::{OffsetBuffer, ScalarBuffer};
 use arrow_schema::Field;
@@ -79,8 +79,7 @@ impl AttrListBuilder {
     /// Adds one attribute to the current list.
     pub(crate) fn push(&mut self, kv: &KeyValue) -> Result<(), BlockError> {
         self.keys.append(&kv.key)?;
-        let (mut string, mut int, mut double, mut boolean, mut bytes) =
-            (None, None, None, None, None);
+        let (mut string, mut int, mut double, mut boolean, mut bytes) = (None, None, None, None, None);
         let tag = match kv.value.as_ref().map(|v| &v.value) {
             None => TYPE_MISSING,
             Some(None) => TYPE_EMPTY,
@@ -102,17 +101,9 @@ impl AttrListBuilder {
                     TYPE_DOUBLE
                 }
                 Value::ArrayValue(_) | Value::KvlistValue(_) => {
-                    let encoded = kv
-                        .value
-                        .as_ref()
-                        .map(Message::encode_to_vec)
-                        .unwrap_or_default();
+                    let encoded = kv.value.as_ref().map(Message::encode_to_vec).unwrap_or_default();
                     self.bytes.append_value(&encoded);
-                    if matches!(value, Value::ArrayValue(_)) {
-                        TYPE_ARRAY
-                    } else {
-                        TYPE_KVLIST
-                    }
+                    if matches!(value, Value::ArrayValue(_)) { TYPE_ARRAY } else { TYPE_KVLIST }
                 }
                 Value::BytesValue(b) => {
                     bytes = Some(b.as_slice());
@@ -137,8 +128,8 @@ impl AttrListBuilder {
 
     /// Ends the current row's list.
     pub(crate) fn close_list(&mut self) -> Result<(), BlockError> {
-        let len = i32::try_from(self.types.len())
-            .map_err(|_| BlockError::TooLarge("attributes in one batch".into()))?;
+        let len =
+            i32::try_from(self.types.len()).map_err(|_| BlockError::TooLarge("attributes in one batch".into()))?;
         self.offsets.push(len);
         Ok(())
     }
@@ -164,21 +155,13 @@ impl AttrListBuilder {
 pub(crate) fn list_array(values: StructArray, offsets: Vec<i32>) -> Result<ArrayRef, BlockError> {
     let field = Arc::new(Field::new("element", values.data_type().clone(), false));
     let offsets = OffsetBuffer::new(ScalarBuffer::from(offsets));
-    Ok(Arc::new(ListArray::try_new(
-        field,
-        offsets,
-        Arc::new(values),
-        None,
-    )?))
+    Ok(Arc::new(ListArray::try_new(field, offsets, Arc::new(values), None)?))
 }
 
 /// A string column read back either as a dictionary or as plain strings.
 pub(crate) enum StrCol<'a> {
     Plain(&'a StringArray),
-    Dict {
-        keys: &'a Int32Array,
-        values: &'a StringArray,
-    },
+    Dict { keys: &'a Int32Array, values: &'a StringArray },
 }
 
 impl<'a> StrCol<'a> {
@@ -186,17 +169,9 @@ impl<'a> StrCol<'a> {
         if let Some(plain) = array.as_string_opt::<i32>() {
             return Ok(StrCol::Plain(plain));
         }
-        let dict = array
-            .as_dictionary_opt::<Int32Type>()
-            .ok_or_else(|| wrong_type(name))?;
-        let values = dict
-            .values()
-            .as_string_opt::<i32>()
-            .ok_or_else(|| wrong_type(name))?;
-        Ok(StrCol::Dict {
-            keys: dict.keys(),
-            values,
-        })
+        let dict = array.as_dictionary_opt::<Int32Type>().ok_or_else(|| wrong_type(name))?;
+        let values = dict.values().as_string_opt::<i32>().ok_or_else(|| wrong_type(name))?;
+        Ok(StrCol::Dict { keys: dict.keys(), values })
     }
 
     /// The value at `row`, `None` when null (or when a dictionary key points nowhere).
@@ -218,16 +193,12 @@ impl<'a> StrCol<'a> {
 
 /// A top-level column by name.
 pub(crate) fn column<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a ArrayRef, BlockError> {
-    batch
-        .column_by_name(name)
-        .ok_or_else(|| BlockError::corrupt(DATA_OBJECT, format!("missing column {name}")))
+    batch.column_by_name(name).ok_or_else(|| BlockError::corrupt(DATA_OBJECT, format!("missing column {name}")))
 }
 
 /// A field of a struct array by name.
 pub(crate) fn field<'a>(array: &'a StructArray, name: &str) -> Result<&'a ArrayRef, BlockError> {
-    array
-        .column_by_name(name)
-        .ok_or_else(|| BlockError::corrupt(DATA_OBJECT, format!("missing field {name}")))
+    array.column_by_name(name).ok_or_else(|| BlockError::corrupt(DATA_OBJECT, format!("missing field {name}")))
 }
 
 /// `array` as a primitive array of `T`.
@@ -235,9 +206,7 @@ pub(crate) fn primitive<'a, T: ArrowPrimitiveType>(
     array: &'a dyn Array,
     name: &str,
 ) -> Result<&'a PrimitiveArray<T>, BlockError> {
-    array
-        .as_primitive_opt::<T>()
-        .ok_or_else(|| wrong_type(name))
+    array.as_primitive_opt::<T>().ok_or_else(|| wrong_type(name))
 }
 
 /// `array` as a list whose items are structs: (list, items).
@@ -246,10 +215,7 @@ pub(crate) fn struct_list<'a>(
     name: &str,
 ) -> Result<(&'a ListArray, &'a StructArray), BlockError> {
     let list = array.as_list_opt::<i32>().ok_or_else(|| wrong_type(name))?;
-    let items = list
-        .values()
-        .as_struct_opt()
-        .ok_or_else(|| wrong_type(name))?;
+    let items = list.values().as_struct_opt().ok_or_else(|| wrong_type(name))?;
     Ok((list, items))
 }
 
@@ -279,12 +245,8 @@ impl<'a> AttrLists<'a> {
             strs: StrCol::new(field(items, attr::STR)?.as_ref(), attr::STR)?,
             ints: primitive::<Int64Type>(field(items, attr::INT)?.as_ref(), attr::INT)?,
             doubles: primitive::<Float64Type>(field(items, attr::DOUBLE)?.as_ref(), attr::DOUBLE)?,
-            bools: field(items, attr::BOOL)?
-                .as_boolean_opt()
-                .ok_or_else(|| wrong_type(attr::BOOL))?,
-            bytes: field(items, attr::BYTES)?
-                .as_binary_opt::<i32>()
-                .ok_or_else(|| wrong_type(attr::BYTES))?,
+            bools: field(items, attr::BOOL)?.as_boolean_opt().ok_or_else(|| wrong_type(attr::BOOL))?,
+            bytes: field(items, attr::BYTES)?.as_binary_opt::<i32>().ok_or_else(|| wrong_type(attr::BYTES))?,
         })
     }
 
@@ -296,77 +258,40 @@ impl<'a> AttrLists<'a> {
         let offsets = self.list.value_offsets();
         let (start, end) = (offsets[row] as usize, offsets[row + 1] as usize);
         (start..end)
-            .map(|i| {
-                Ok(KeyValue {
-                    key: self.keys.string(i),
-                    value: self.value(i)?,
-                    ..Default::default()
-                })
-            })
+            .map(|i| Ok(KeyValue { key: self.keys.string(i), value: self.value(i)?, ..Default::default() }))
             .collect()
     }
 
     fn value(&self, i: usize) -> Result<Option<AnyValue>, BlockError> {
-        let missing = |what: &str| {
-            BlockError::corrupt(
-                DATA_OBJECT,
-                format!("attribute of type {what} has no value"),
-            )
-        };
+        let missing = |what: &str| BlockError::corrupt(DATA_OBJECT, format!("attribute of type {what} has no value"));
         let value = match self.types.value(i) {
             TYPE_MISSING => return Ok(None),
             TYPE_EMPTY => None,
-            TYPE_STRING => Some(Value::StringValue(
-                self.strs
-                    .get(i)
-                    .ok_or_else(|| missing("string"))?
-                    .to_string(),
-            )),
+            TYPE_STRING => Some(Value::StringValue(self.strs.get(i).ok_or_else(|| missing("string"))?.to_string())),
             TYPE_BOOL => Some(Value::BoolValue(
-                self.bools
-                    .is_valid(i)
-                    .then(|| self.bools.value(i))
-                    .ok_or_else(|| missing("bool"))?,
+                self.bools.is_valid(i).then(|| self.bools.value(i)).ok_or_else(|| missing("bool"))?,
             )),
-            TYPE_INT => Some(Value::IntValue(
-                self.ints
-                    .is_valid(i)
-                    .then(|| self.ints.value(i))
-                    .ok_or_else(|| missing("int"))?,
-            )),
+            TYPE_INT => {
+                Some(Value::IntValue(self.ints.is_valid(i).then(|| self.ints.value(i)).ok_or_else(|| missing("int"))?))
+            }
             TYPE_DOUBLE => Some(Value::DoubleValue(
-                self.doubles
-                    .is_valid(i)
-                    .then(|| self.doubles.value(i))
-                    .ok_or_else(|| missing("double"))?,
+                self.doubles.is_valid(i).then(|| self.doubles.value(i)).ok_or_else(|| missing("double"))?,
             )),
             TYPE_BYTES => Some(Value::BytesValue(
-                self.bytes
-                    .is_valid(i)
-                    .then(|| self.bytes.value(i).to_vec())
-                    .ok_or_else(|| missing("bytes"))?,
+                self.bytes.is_valid(i).then(|| self.bytes.value(i).to_vec()).ok_or_else(|| missing("bytes"))?,
             )),
             TYPE_STRINDEX => {
-                let index = self
-                    .ints
-                    .is_valid(i)
-                    .then(|| self.ints.value(i))
-                    .ok_or_else(|| missing("strindex"))?;
-                Some(Value::StringValueStrindex(
-                    i32::try_from(index).map_err(|e| BlockError::corrupt(DATA_OBJECT, e))?,
-                ))
+                let index = self.ints.is_valid(i).then(|| self.ints.value(i)).ok_or_else(|| missing("strindex"))?;
+                Some(Value::StringValueStrindex(i32::try_from(index).map_err(|e| BlockError::corrupt(DATA_OBJECT, e))?))
             }
             tag @ (TYPE_ARRAY | TYPE_KVLIST) => {
-                let encoded = self
-                    .bytes
-                    .is_valid(i)
-                    .then(|| self.bytes.value(i))
-                    .ok_or_else(|| missing("array or kvlist"))?;
-                let decoded =
-                    AnyValue::decode(encoded).map_err(|e| BlockError::corrupt(DATA_OBJECT, e))?;
+                let encoded =
+                    self.bytes.is_valid(i).then(|| self.bytes.value(i)).ok_or_else(|| missing("array or kvlist"))?;
+                let decoded = AnyValue::decode(encoded).map_err(|e| BlockError::corrupt(DATA_OBJECT, e))?;
                 match (tag, &decoded.value) {
-                    (TYPE_ARRAY, Some(Value::ArrayValue(_)))
-                    | (TYPE_KVLIST, Some(Value::KvlistValue(_))) => return Ok(Some(decoded)),
+                    (TYPE_ARRAY, Some(Value::ArrayValue(_))) | (TYPE_KVLIST, Some(Value::KvlistValue(_))) => {
+                        return Ok(Some(decoded));
+                    }
                     _ => {
                         return Err(BlockError::corrupt(
                             DATA_OBJECT,
@@ -376,10 +301,7 @@ impl<'a> AttrLists<'a> {
                 }
             }
             other => {
-                return Err(BlockError::corrupt(
-                    DATA_OBJECT,
-                    format!("unknown attribute type tag {other}"),
-                ));
+                return Err(BlockError::corrupt(DATA_OBJECT, format!("unknown attribute type tag {other}")));
             }
         };
         Ok(Some(AnyValue { value }))

@@ -77,9 +77,7 @@ pub(crate) struct BlockFilter {
 impl BlockFilter {
     /// Whether the block may hold `id`. Never false for a trace it holds.
     pub(crate) fn may_contain(&self, id: &TraceId) -> bool {
-        self.fuse
-            .as_ref()
-            .is_some_and(|fuse| fuse.contains(&trace_hash(id)))
+        self.fuse.as_ref().is_some_and(|fuse| fuse.contains(&trace_hash(id)))
     }
 
     /// The rows that hold `id` if the block has it, from the sparse index.
@@ -93,10 +91,7 @@ impl BlockFilter {
             // No smaller entry: only the block's very first trace can match.
             None => self.entries.first().filter(|e| e.trace_id == *id)?.position,
         };
-        Some(RowRange {
-            start,
-            end: self.entries.get(above).map(|e| e.position),
-        })
+        Some(RowRange { start, end: self.entries.get(above).map(|e| e.position) })
     }
 
     /// Number of traces in the block.
@@ -114,9 +109,7 @@ impl BlockFilter {
     /// Decodes and validates a `filter` object.
     pub(crate) fn decode(bytes: &[u8]) -> Result<BlockFilter, BlockError> {
         let corrupt = |reason: &str| BlockError::corrupt(OBJECT, reason);
-        let (body, crc) = bytes
-            .split_at_checked(bytes.len().saturating_sub(4))
-            .ok_or_else(|| corrupt("too short"))?;
+        let (body, crc) = bytes.split_at_checked(bytes.len().saturating_sub(4)).ok_or_else(|| corrupt("too short"))?;
         let crc = u32::from_le_bytes(crc.try_into().map_err(|_| corrupt("too short"))?);
         if crc32fast::hash(body) != crc {
             return Err(corrupt("checksum mismatch"));
@@ -127,10 +120,7 @@ impl BlockFilter {
         }
         let version = cursor.u8()?;
         if version != VERSION {
-            return Err(BlockError::corrupt(
-                OBJECT,
-                format!("unsupported filter version {version}"),
-            ));
+            return Err(BlockError::corrupt(OBJECT, format!("unsupported filter version {version}")));
         }
         let traces = cursor.u64()?;
         let fuse = match cursor.u8()? {
@@ -145,10 +135,7 @@ impl BlockFilter {
                 let len = cursor.u32()? as usize;
                 let fingerprints: Box<[u8]> = cursor.take(len)?.into();
                 validate_fuse(&descriptor, fingerprints.len())?;
-                Some(BinaryFuse8 {
-                    descriptor,
-                    fingerprints,
-                })
+                Some(BinaryFuse8 { descriptor, fingerprints })
             }
             _ => return Err(corrupt("bad fuse flag")),
         };
@@ -158,31 +145,18 @@ impl BlockFilter {
         }
         let mut entries = Vec::with_capacity(count);
         for _ in 0..count {
-            let id = TraceId::from_bytes(cursor.take(16)?)
-                .map_err(|e| BlockError::corrupt(OBJECT, e))?;
-            let position = RowPosition {
-                row_group: cursor.u32()?,
-                row_offset: cursor.u32()?,
-            };
-            entries.push(SparseEntry {
-                trace_id: id,
-                position,
-            });
+            let id = TraceId::from_bytes(cursor.take(16)?).map_err(|e| BlockError::corrupt(OBJECT, e))?;
+            let position = RowPosition { row_group: cursor.u32()?, row_offset: cursor.u32()? };
+            entries.push(SparseEntry { trace_id: id, position });
         }
-        let sorted = entries
-            .windows(2)
-            .all(|w| w[0].trace_id <= w[1].trace_id && w[0].position < w[1].position);
+        let sorted = entries.windows(2).all(|w| w[0].trace_id <= w[1].trace_id && w[0].position < w[1].position);
         if !sorted {
             return Err(corrupt("sparse index out of order"));
         }
         if fuse.is_none() != entries.is_empty() {
             return Err(corrupt("filter and sparse index disagree"));
         }
-        Ok(BlockFilter {
-            traces,
-            fuse,
-            entries,
-        })
+        Ok(BlockFilter { traces, fuse, entries })
     }
 }
 
@@ -193,14 +167,7 @@ fn validate_fuse(d: &Descriptor, fingerprints: usize) -> Result<(), BlockError> 
         && d.segment_length_mask == d.segment_length - 1
         && u64::from(d.segment_count_length).is_multiple_of(length)
         && u64::from(d.segment_count_length) + 2 * length <= fingerprints as u64;
-    if valid {
-        Ok(())
-    } else {
-        Err(BlockError::corrupt(
-            OBJECT,
-            "invalid fuse filter descriptor",
-        ))
-    }
+    if valid { Ok(()) } else { Err(BlockError::corrupt(OBJECT, "invalid fuse filter descriptor")) }
 }
 
 struct Cursor<'a> {
@@ -209,10 +176,7 @@ struct Cursor<'a> {
 
 impl<'a> Cursor<'a> {
     fn take(&mut self, n: usize) -> Result<&'a [u8], BlockError> {
-        let (head, rest) = self
-            .rest
-            .split_at_checked(n)
-            .ok_or_else(|| BlockError::corrupt(OBJECT, "truncated"))?;
+        let (head, rest) = self.rest.split_at_checked(n).ok_or_else(|| BlockError::corrupt(OBJECT, "truncated"))?;
         self.rest = rest;
         Ok(head)
     }
@@ -222,15 +186,11 @@ impl<'a> Cursor<'a> {
     }
 
     fn u32(&mut self) -> Result<u32, BlockError> {
-        Ok(u32::from_le_bytes(
-            self.take(4)?.try_into().unwrap_or_default(),
-        ))
+        Ok(u32::from_le_bytes(self.take(4)?.try_into().unwrap_or_default()))
     }
 
     fn u64(&mut self) -> Result<u64, BlockError> {
-        Ok(u64::from_le_bytes(
-            self.take(8)?.try_into().unwrap_or_default(),
-        ))
+        Ok(u64::from_le_bytes(self.take(8)?.try_into().unwrap_or_default()))
     }
 }
 
@@ -261,15 +221,9 @@ impl FilterBuilder {
         let fuse = if self.hashes.is_empty() {
             None
         } else {
-            Some(
-                BinaryFuse8::try_from(&self.hashes)
-                    .map_err(|e| BlockError::Filter(e.to_string()))?,
-            )
+            Some(BinaryFuse8::try_from(&self.hashes).map_err(|e| BlockError::Filter(e.to_string()))?)
         };
-        let fingerprints = fuse
-            .as_ref()
-            .map(|f| f.fingerprints.len())
-            .unwrap_or_default();
+        let fingerprints = fuse.as_ref().map(|f| f.fingerprints.len()).unwrap_or_default();
         let mut out = BytesMut::with_capacity(64 + fingerprints + self.entries.len() * 24);
         out.put_slice(MAGIC);
         out.put_u8(VERSION);
@@ -282,14 +236,13 @@ impl FilterBuilder {
                 out.put_u32_le(fuse.descriptor.segment_length);
                 out.put_u32_le(fuse.descriptor.segment_length_mask);
                 out.put_u32_le(fuse.descriptor.segment_count_length);
-                let len = u32::try_from(fuse.fingerprints.len())
-                    .map_err(|_| BlockError::TooLarge("fuse filter".into()))?;
+                let len =
+                    u32::try_from(fuse.fingerprints.len()).map_err(|_| BlockError::TooLarge("fuse filter".into()))?;
                 out.put_u32_le(len);
                 out.put_slice(&fuse.fingerprints);
             }
         }
-        let count = u32::try_from(self.entries.len())
-            .map_err(|_| BlockError::TooLarge("sparse index".into()))?;
+        let count = u32::try_from(self.entries.len()).map_err(|_| BlockError::TooLarge("sparse index".into()))?;
         out.put_u32_le(count);
         for entry in &self.entries {
             out.put_slice(entry.trace_id.as_bytes());
@@ -314,10 +267,7 @@ mod tests {
     }
 
     fn pos(row_group: u32, row_offset: u32) -> RowPosition {
-        RowPosition {
-            row_group,
-            row_offset,
-        }
+        RowPosition { row_group, row_offset }
     }
 
     fn filter_with_entries(entries: &[(u64, RowPosition)]) -> BlockFilter {
@@ -332,48 +282,13 @@ mod tests {
     #[test]
     fn the_sparse_index_brackets_a_trace_including_one_that_straddles_entries() {
         // Trace 5 starts before the entry at (0, 100) and continues past it.
-        let filter = filter_with_entries(&[
-            (1, pos(0, 0)),
-            (5, pos(0, 100)),
-            (9, pos(0, 200)),
-            (12, pos(1, 0)),
-        ]);
+        let filter = filter_with_entries(&[(1, pos(0, 0)), (5, pos(0, 100)), (9, pos(0, 200)), (12, pos(1, 0))]);
         assert_eq!(filter.row_range(&id(0)), None, "before the first row");
-        assert_eq!(
-            filter.row_range(&id(1)),
-            Some(RowRange {
-                start: pos(0, 0),
-                end: Some(pos(0, 100))
-            })
-        );
-        assert_eq!(
-            filter.row_range(&id(5)),
-            Some(RowRange {
-                start: pos(0, 0),
-                end: Some(pos(0, 200))
-            })
-        );
-        assert_eq!(
-            filter.row_range(&id(7)),
-            Some(RowRange {
-                start: pos(0, 100),
-                end: Some(pos(0, 200))
-            })
-        );
-        assert_eq!(
-            filter.row_range(&id(12)),
-            Some(RowRange {
-                start: pos(0, 200),
-                end: None
-            })
-        );
-        assert_eq!(
-            filter.row_range(&id(99)),
-            Some(RowRange {
-                start: pos(1, 0),
-                end: None
-            })
-        );
+        assert_eq!(filter.row_range(&id(1)), Some(RowRange { start: pos(0, 0), end: Some(pos(0, 100)) }));
+        assert_eq!(filter.row_range(&id(5)), Some(RowRange { start: pos(0, 0), end: Some(pos(0, 200)) }));
+        assert_eq!(filter.row_range(&id(7)), Some(RowRange { start: pos(0, 100), end: Some(pos(0, 200)) }));
+        assert_eq!(filter.row_range(&id(12)), Some(RowRange { start: pos(0, 200), end: None }));
+        assert_eq!(filter.row_range(&id(99)), Some(RowRange { start: pos(1, 0), end: None }));
     }
 
     #[test]
@@ -394,17 +309,11 @@ mod tests {
         assert!(filter.may_contain(&id(1)));
         assert_eq!(filter.traces(), 1);
         for cut in [0, 3, bytes.len() - 1] {
-            assert!(
-                BlockFilter::decode(&bytes[..cut]).is_err(),
-                "truncated at {cut}"
-            );
+            assert!(BlockFilter::decode(&bytes[..cut]).is_err(), "truncated at {cut}");
         }
         let mut flipped = bytes.to_vec();
         flipped[10] ^= 0x40;
-        assert!(matches!(
-            BlockFilter::decode(&flipped),
-            Err(BlockError::Corrupt { .. })
-        ));
+        assert!(matches!(BlockFilter::decode(&flipped), Err(BlockError::Corrupt { .. })));
     }
 
     #[test]
@@ -419,14 +328,9 @@ mod tests {
         builder.add_entry(present[0], pos(0, 0));
         let encoded = builder.finish().unwrap();
         let filter = BlockFilter::decode(&encoded).unwrap();
-        assert!(
-            present.iter().all(|trace| filter.may_contain(trace)),
-            "a present trace was filtered out"
-        );
+        assert!(present.iter().all(|trace| filter.may_contain(trace)), "a present trace was filtered out");
         let probes = 100_000;
-        let false_positives = (0..probes)
-            .filter(|_| filter.may_contain(&TraceId(rng.random())))
-            .count();
+        let false_positives = (0..probes).filter(|_| filter.may_contain(&TraceId(rng.random()))).count();
         let rate = false_positives as f64 / probes as f64;
         assert!(rate < 0.01, "false-positive rate {rate}");
         // The filter is the cheap part of a block: about 9 bits per trace.

@@ -51,10 +51,7 @@ pub struct BlockConfig {
 
 impl Default for BlockConfig {
     fn default() -> Self {
-        BlockConfig {
-            parquet_row_group_size_bytes: Size::mib(32),
-            zstd_level: 1,
-        }
+        BlockConfig { parquet_row_group_size_bytes: Size::mib(32), zstd_level: 1 }
     }
 }
 
@@ -62,15 +59,10 @@ impl BlockConfig {
     /// Checks the values once at startup, with messages a user can act on.
     pub fn validate(&self) -> Result<(), String> {
         if self.parquet_row_group_size_bytes.bytes() == 0 {
-            return Err(
-                "storage.trace.block.parquet_row_group_size_bytes must be larger than 0".into(),
-            );
+            return Err("storage.trace.block.parquet_row_group_size_bytes must be larger than 0".into());
         }
         if !(1..=22).contains(&self.zstd_level) {
-            return Err(format!(
-                "storage.trace.block.zstd_level must be between 1 and 22, got {}",
-                self.zstd_level
-            ));
+            return Err(format!("storage.trace.block.zstd_level must be between 1 and 22, got {}", self.zstd_level));
         }
         Ok(())
     }
@@ -127,10 +119,7 @@ pub enum BlockError {
 impl BlockError {
     /// A [`BlockError::Corrupt`] for `object`.
     pub(crate) fn corrupt(object: impl Into<String>, reason: impl std::fmt::Display) -> BlockError {
-        BlockError::Corrupt {
-            object: object.into(),
-            reason: reason.to_string(),
-        }
+        BlockError::Corrupt { object: object.into(), reason: reason.to_string() }
     }
 
     /// The client-facing kind of this error: storage trouble is retryable, the rest is a bug or

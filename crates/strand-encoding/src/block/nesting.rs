@@ -43,11 +43,7 @@ pub(crate) fn nest(span_ids: &[&[u8]], parent_ids: &[&[u8]]) -> Nesting {
         }
     }
 
-    let mut nesting = Nesting {
-        left: vec![0; n],
-        right: vec![0; n],
-        parent: vec![-1; n],
-    };
+    let mut nesting = Nesting { left: vec![0; n], right: vec![0; n], parent: vec![-1; n] };
     let mut visited = vec![false; n];
     let mut counter = 0i32;
     let roots = (0..n).filter(|row| !has_parent[*row]);
@@ -89,9 +85,7 @@ mod tests {
     use super::*;
 
     fn ids(list: &[u8]) -> Vec<Vec<u8>> {
-        list.iter()
-            .map(|i| if *i == 0 { Vec::new() } else { vec![*i; 8] })
-            .collect()
+        list.iter().map(|i| if *i == 0 { Vec::new() } else { vec![*i; 8] }).collect()
     }
 
     fn run(spans: &[u8], parents: &[u8]) -> Nesting {

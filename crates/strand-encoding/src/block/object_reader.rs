@@ -36,12 +36,7 @@ impl ObjectReader {
         metadata: Arc<ParquetMetaData>,
         fetched_bytes: Arc<AtomicU64>,
     ) -> Self {
-        ObjectReader {
-            store,
-            path,
-            metadata,
-            fetched_bytes,
-        }
+        ObjectReader { store, path, metadata, fetched_bytes }
     }
 }
 
@@ -52,9 +47,7 @@ pub(crate) fn coalesce(ranges: &[Range<u64>], gap: u64) -> Vec<Range<u64>> {
     let mut merged: Vec<Range<u64>> = Vec::with_capacity(sorted.len());
     for range in sorted {
         match merged.last_mut() {
-            Some(last) if range.start <= last.end.saturating_add(gap) => {
-                last.end = last.end.max(range.end)
-            }
+            Some(last) if range.start <= last.end.saturating_add(gap) => last.end = last.end.max(range.end),
             _ => merged.push(range),
         }
     }
@@ -68,13 +61,8 @@ fn store_error(err: object_store::Error) -> ParquetError {
 impl AsyncFileReader for ObjectReader {
     fn get_bytes(&mut self, range: Range<u64>) -> BoxFuture<'_, Result<Bytes>> {
         async move {
-            let bytes = self
-                .store
-                .get_range(&self.path, range)
-                .await
-                .map_err(store_error)?;
-            self.fetched_bytes
-                .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+            let bytes = self.store.get_range(&self.path, range).await.map_err(store_error)?;
+            self.fetched_bytes.fetch_add(bytes.len() as u64, Ordering::Relaxed);
             Ok(bytes)
         }
         .boxed()
@@ -83,11 +71,7 @@ impl AsyncFileReader for ObjectReader {
     fn get_byte_ranges(&mut self, ranges: Vec<Range<u64>>) -> BoxFuture<'_, Result<Vec<Bytes>>> {
         async move {
             let merged = coalesce(&ranges, COALESCE_GAP);
-            let fetched = self
-                .store
-                .get_ranges(&self.path, &merged)
-                .await
-                .map_err(store_error)?;
+            let fetched = self.store.get_ranges(&self.path, &merged).await.map_err(store_error)?;
             let total: u64 = fetched.iter().map(|b| b.len() as u64).sum();
             self.fetched_bytes.fetch_add(total, Ordering::Relaxed);
             ranges
@@ -98,14 +82,8 @@ impl AsyncFileReader for ObjectReader {
                     }
                     // Every asked range lies inside exactly one merged range.
                     let slot = merged.partition_point(|m| m.end < range.end);
-                    let (outer, bytes) = merged
-                        .get(slot)
-                        .zip(fetched.get(slot))
-                        .ok_or_else(|| short_read(range))?;
-                    let start = range
-                        .start
-                        .checked_sub(outer.start)
-                        .ok_or_else(|| short_read(range))? as usize;
+                    let (outer, bytes) = merged.get(slot).zip(fetched.get(slot)).ok_or_else(|| short_read(range))?;
+                    let start = range.start.checked_sub(outer.start).ok_or_else(|| short_read(range))? as usize;
                     let end = start + (range.end - range.start) as usize;
                     if end > bytes.len() {
                         return Err(short_read(range));
@@ -127,9 +105,7 @@ impl AsyncFileReader for ObjectReader {
 }
 
 fn short_read(range: &Range<u64>) -> ParquetError {
-    ParquetError::General(format!(
-        "object store returned too few bytes for range {range:?}"
-    ))
+    ParquetError::General(format!("object store returned too few bytes for range {range:?}"))
 }
 
 #[cfg(test)]
@@ -139,10 +115,7 @@ mod tests {
 
     #[test]
     fn nearby_ranges_merge_and_distant_ones_do_not() {
-        assert_eq!(
-            coalesce(&[10..20, 0..5, 25..30, 1000..1001, 19..22], 5),
-            vec![0..30, 1000..1001]
-        );
+        assert_eq!(coalesce(&[10..20, 0..5, 25..30, 1000..1001, 19..22], 5), vec![0..30, 1000..1001]);
         assert_eq!(coalesce(&[0..10, 2..3], 0), vec![0..10]);
         let empty = 5..5;
         assert!(coalesce(std::slice::from_ref(&empty), 10).is_empty());

@@ -59,19 +59,11 @@ impl BlockReader {
 
     /// The part of trace `id` stored in the block, or `None` when the block does not hold it.
     #[tracing::instrument(skip_all, fields(tenant = %meta.tenant_id, block = %meta.block_id))]
-    pub async fn find_trace_by_id(
-        &self,
-        meta: &BlockMeta,
-        id: TraceId,
-    ) -> Result<Option<FoundTrace>, BlockError> {
+    pub async fn find_trace_by_id(&self, meta: &BlockMeta, id: TraceId) -> Result<Option<FoundTrace>, BlockError> {
         if meta.format != BLOCK_FORMAT_V1 {
-            return Err(BlockError::corrupt(
-                "meta.json",
-                format!("unsupported block format {:?}", meta.format),
-            ));
+            return Err(BlockError::corrupt("meta.json", format!("unsupported block format {:?}", meta.format)));
         }
-        let tenant =
-            TenantId::new(&meta.tenant_id).map_err(|e| BlockError::corrupt("meta.json", e))?;
+        let tenant = TenantId::new(&meta.tenant_id).map_err(|e| BlockError::corrupt("meta.json", e))?;
         let fetched = Arc::new(AtomicU64::new(0));
 
         let filter = self.filter(meta, &tenant, &fetched).await?;
@@ -118,11 +110,7 @@ impl BlockReader {
             combiner.finish()
         })
         .await?;
-        Ok(Some(FoundTrace {
-            trace,
-            truncated,
-            inspected_bytes: fetched.load(Ordering::Relaxed),
-        }))
+        Ok(Some(FoundTrace { trace, truncated, inspected_bytes: fetched.load(Ordering::Relaxed) }))
     }
 
     async fn filter(
@@ -160,9 +148,7 @@ impl BlockReader {
             fetched.fetch_add(tail.len() as u64, Ordering::Relaxed);
             match spawn_cpu(move || parse_footer(&tail, size)).await? {
                 Ok(metadata) => break metadata,
-                Err(ParquetError::NeedMoreData(needed))
-                    if (needed as u64) > suffix && (needed as u64) <= size =>
-                {
+                Err(ParquetError::NeedMoreData(needed)) if (needed as u64) > suffix && (needed as u64) <= size => {
                     suffix = needed as u64
                 }
                 Err(ParquetError::NeedMoreDataRange(range)) if range.start < size - suffix => {
@@ -181,30 +167,20 @@ impl BlockReader {
         let start = size
             .checked_sub(suffix)
             .ok_or_else(|| BlockError::corrupt("meta.json", "footer larger than the data file"))?;
-        Ok(self
-            .inner
-            .backend
-            .store()
-            .get_range(path, start..size)
-            .await?)
+        Ok(self.inner.backend.store().get_range(path, start..size).await?)
     }
 }
 
 impl std::fmt::Debug for BlockReader {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let cached = lock(&self.inner.filters).len();
-        f.debug_struct("BlockReader")
-            .field("backend", &self.inner.backend)
-            .field("cached_blocks", &cached)
-            .finish()
+        f.debug_struct("BlockReader").field("backend", &self.inner.backend).field("cached_blocks", &cached).finish()
     }
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     // A panic while holding a cache lock leaves a valid cache: keep using it.
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 pub(crate) fn parse_footer(tail: &Bytes, file_size: u64) -> Result<ParquetMetaData, ParquetError> {
@@ -214,17 +190,9 @@ pub(crate) fn parse_footer(tail: &Bytes, file_size: u64) -> Result<ParquetMetaDa
 }
 
 /// The row groups and the rows within them that `range` covers.
-fn plan(
-    metadata: &ParquetMetaData,
-    range: RowRange,
-) -> Result<(Vec<usize>, RowSelection), BlockError> {
+fn plan(metadata: &ParquetMetaData, range: RowRange) -> Result<(Vec<usize>, RowSelection), BlockError> {
     let groups = metadata.num_row_groups();
-    let rows_in = |rg: usize| {
-        metadata
-            .row_groups()
-            .get(rg)
-            .map(|g| g.num_rows().max(0) as usize)
-    };
+    let rows_in = |rg: usize| metadata.row_groups().get(rg).map(|g| g.num_rows().max(0) as usize);
     let Some(last) = groups.checked_sub(1) else {
         return Ok((Vec::new(), RowSelection::from(Vec::new())));
     };
@@ -241,11 +209,7 @@ fn plan(
     let mut selectors = Vec::new();
     for rg in first..=end_group {
         let rows = rows_in(rg).ok_or_else(out_of_range)?;
-        let from = if rg == first {
-            range.start.row_offset as usize
-        } else {
-            0
-        };
+        let from = if rg == first { range.start.row_offset as usize } else { 0 };
         let to = if rg == end_group { end_offset } else { rows };
         if from > rows || to > rows {
             return Err(out_of_range());
@@ -255,13 +219,9 @@ fn plan(
         }
         row_groups.push(rg);
         selectors.extend(
-            [
-                RowSelector::skip(from),
-                RowSelector::select(to - from),
-                RowSelector::skip(rows - to),
-            ]
-            .into_iter()
-            .filter(|s| s.row_count > 0),
+            [RowSelector::skip(from), RowSelector::select(to - from), RowSelector::skip(rows - to)]
+                .into_iter()
+                .filter(|s| s.row_count > 0),
         );
     }
     Ok((row_groups, RowSelection::from(selectors)))
@@ -269,10 +229,7 @@ fn plan(
 
 /// The rows of trace `id` in one row group's selected rows, each as its own batch, and whether
 /// the trace was marked truncated.
-fn rows_of_trace(
-    rows: ParquetRecordBatchReader,
-    id: &TraceId,
-) -> Result<(Vec<ResourceSpans>, bool), BlockError> {
+fn rows_of_trace(rows: ParquetRecordBatchReader, id: &TraceId) -> Result<(Vec<ResourceSpans>, bool), BlockError> {
     let mut found = Vec::new();
     let mut truncated = false;
     for batch in rows {

@@ -12,24 +12,17 @@
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Int32Type, Int64Type, UInt32Type, UInt64Type};
 use arrow_array::{
-    Array, BinaryArray, BooleanArray, FixedSizeBinaryArray, ListArray, PrimitiveArray, RecordBatch,
-    StructArray,
+    Array, BinaryArray, BooleanArray, FixedSizeBinaryArray, ListArray, PrimitiveArray, RecordBatch, StructArray,
 };
 use prost::Message;
 use strand_model::TraceId;
-use strand_proto::otlp::common::{
-    AnyValue, EntityRef, InstrumentationScope, KeyValue, any_value::Value,
-};
+use strand_proto::otlp::common::{AnyValue, EntityRef, InstrumentationScope, KeyValue, any_value::Value};
 use strand_proto::otlp::resource::Resource;
 use strand_proto::otlp::trace::{ResourceSpans, ScopeSpans, Span, Status, span};
 
 use super::BlockError;
-use super::attrs::{
-    AttrLists, DATA_OBJECT, StrCol, column, field, primitive, struct_list, wrong_type,
-};
-use super::schema::{
-    self, RESOURCE_DEDICATED, SPAN_DEDICATED_INT, SPAN_DEDICATED_STR, event, link,
-};
+use super::attrs::{AttrLists, DATA_OBJECT, StrCol, column, field, primitive, struct_list, wrong_type};
+use super::schema::{self, RESOURCE_DEDICATED, SPAN_DEDICATED_INT, SPAN_DEDICATED_STR, event, link};
 
 fn binary<'a>(array: &'a dyn Array, name: &str) -> Result<&'a BinaryArray, BlockError> {
     array.as_binary_opt::<i32>().ok_or_else(|| wrong_type(name))
@@ -38,9 +31,7 @@ fn binary<'a>(array: &'a dyn Array, name: &str) -> Result<&'a BinaryArray, Block
 fn string_kv(key: &str, value: &str) -> KeyValue {
     KeyValue {
         key: key.to_string(),
-        value: Some(AnyValue {
-            value: Some(Value::StringValue(value.to_string())),
-        }),
+        value: Some(AnyValue { value: Some(Value::StringValue(value.to_string())) }),
         ..Default::default()
     }
 }
@@ -88,9 +79,7 @@ impl<'a> BatchView<'a> {
             .as_list_opt::<i32>()
             .ok_or_else(|| wrong_type(schema::RESOURCE_ENTITY_REFS))?;
         Ok(BatchView {
-            trace_id: col(schema::TRACE_ID)?
-                .as_fixed_size_binary_opt()
-                .ok_or_else(|| wrong_type(schema::TRACE_ID))?,
+            trace_id: col(schema::TRACE_ID)?.as_fixed_size_binary_opt().ok_or_else(|| wrong_type(schema::TRACE_ID))?,
             span_id: binary(col(schema::SPAN_ID)?, schema::SPAN_ID)?,
             parent_span_id: binary(col(schema::PARENT_SPAN_ID)?, schema::PARENT_SPAN_ID)?,
             trace_state: str_col(schema::TRACE_STATE)?,
@@ -107,26 +96,17 @@ impl<'a> BatchView<'a> {
             truncated: col(schema::TRACE_TRUNCATED)?
                 .as_boolean_opt()
                 .ok_or_else(|| wrong_type(schema::TRACE_TRUNCATED))?,
-            resource_dedicated: RESOURCE_DEDICATED
-                .iter()
-                .map(|(_, name)| str_col(name))
-                .collect::<Result<_, _>>()?,
+            resource_dedicated: RESOURCE_DEDICATED.iter().map(|(_, name)| str_col(name)).collect::<Result<_, _>>()?,
             resource_attrs: AttrLists::new(col(schema::RESOURCE_ATTRS)?, schema::RESOURCE_ATTRS)?,
             resource_dropped: u32_col(schema::RESOURCE_DROPPED_ATTRIBUTES_COUNT)?,
             resource_schema_url: str_col(schema::RESOURCE_SCHEMA_URL)?,
-            entity_refs: (
-                entity_refs,
-                binary(entity_refs.values().as_ref(), schema::RESOURCE_ENTITY_REFS)?,
-            ),
+            entity_refs: (entity_refs, binary(entity_refs.values().as_ref(), schema::RESOURCE_ENTITY_REFS)?),
             scope_name: str_col(schema::SCOPE_NAME)?,
             scope_version: str_col(schema::SCOPE_VERSION)?,
             scope_attrs: AttrLists::new(col(schema::SCOPE_ATTRS)?, schema::SCOPE_ATTRS)?,
             scope_dropped: u32_col(schema::SCOPE_DROPPED_ATTRIBUTES_COUNT)?,
             scope_schema_url: str_col(schema::SCOPE_SCHEMA_URL)?,
-            span_strings: SPAN_DEDICATED_STR
-                .iter()
-                .map(|(_, name, _)| str_col(name))
-                .collect::<Result<_, _>>()?,
+            span_strings: SPAN_DEDICATED_STR.iter().map(|(_, name, _)| str_col(name)).collect::<Result<_, _>>()?,
             span_ints: SPAN_DEDICATED_INT
                 .iter()
                 .map(|(_, name)| primitive::<Int64Type>(col(name)?, name))
@@ -180,15 +160,9 @@ impl<'a> BatchView<'a> {
         attributes.extend(self.resource_attrs.get(row)?);
         let (list, values) = self.entity_refs;
         let entity_refs = items(list, row)
-            .map(|i| {
-                EntityRef::decode(values.value(i)).map_err(|e| BlockError::corrupt(DATA_OBJECT, e))
-            })
+            .map(|i| EntityRef::decode(values.value(i)).map_err(|e| BlockError::corrupt(DATA_OBJECT, e)))
             .collect::<Result<_, _>>()?;
-        Ok(Resource {
-            attributes,
-            dropped_attributes_count: self.resource_dropped.value(row),
-            entity_refs,
-        })
+        Ok(Resource { attributes, dropped_attributes_count: self.resource_dropped.value(row), entity_refs })
     }
 
     fn span(&self, row: usize) -> Result<Span, BlockError> {
@@ -199,14 +173,8 @@ impl<'a> BatchView<'a> {
             .collect();
         for ((key, _), col) in SPAN_DEDICATED_INT.iter().zip(&self.span_ints) {
             if col.is_valid(row) {
-                let value = Some(AnyValue {
-                    value: Some(Value::IntValue(col.value(row))),
-                });
-                attributes.push(KeyValue {
-                    key: key.to_string(),
-                    value,
-                    ..Default::default()
-                });
+                let value = Some(AnyValue { value: Some(Value::IntValue(col.value(row))) });
+                attributes.push(KeyValue { key: key.to_string(), value, ..Default::default() });
             }
         }
         attributes.extend(self.span_attrs.get(row)?);
@@ -228,10 +196,7 @@ impl<'a> BatchView<'a> {
             dropped_events_count: self.dropped_events.value(row),
             links: self.links.get(row)?,
             dropped_links_count: self.dropped_links.value(row),
-            status: Some(Status {
-                message: self.status_message.string(row),
-                code: self.status_code.value(row),
-            }),
+            status: Some(Status { message: self.status_message.string(row), code: self.status_code.value(row) }),
         })
     }
 }
@@ -258,10 +223,7 @@ impl<'a> Events<'a> {
         let (list, items): (&ListArray, &StructArray) = struct_list(array, schema::EVENTS)?;
         Ok(Events {
             list,
-            time: primitive::<UInt64Type>(
-                field(items, event::TIME_UNIX_NANO)?.as_ref(),
-                event::TIME_UNIX_NANO,
-            )?,
+            time: primitive::<UInt64Type>(field(items, event::TIME_UNIX_NANO)?.as_ref(), event::TIME_UNIX_NANO)?,
             name: StrCol::new(field(items, event::NAME)?.as_ref(), event::NAME)?,
             attrs: AttrLists::new(field(items, event::ATTRS)?.as_ref(), event::ATTRS)?,
             dropped: primitive::<UInt32Type>(

@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use arrow_array::builder::{
-    BinaryBuilder, BooleanBuilder, FixedSizeBinaryBuilder, Int32Builder, Int64Builder, ListBuilder,
-    StringBuilder, StringDictionaryBuilder, UInt32Builder, UInt64Builder,
+    BinaryBuilder, BooleanBuilder, FixedSizeBinaryBuilder, Int32Builder, Int64Builder, ListBuilder, StringBuilder,
+    StringDictionaryBuilder, UInt32Builder, UInt64Builder,
 };
 use arrow_array::types::Int32Type;
 use arrow_array::{ArrayRef, RecordBatch};
@@ -48,16 +48,9 @@ pub(crate) struct SplitAttrs<'a> {
     pub(crate) rest: Vec<&'a KeyValue>,
 }
 
-pub(crate) fn split_attrs<'a>(
-    attrs: &'a [KeyValue],
-    string_keys: &[&str],
-    int_keys: &[&str],
-) -> SplitAttrs<'a> {
-    let mut split = SplitAttrs {
-        strings: vec![None; string_keys.len()],
-        ints: vec![None; int_keys.len()],
-        rest: Vec::new(),
-    };
+pub(crate) fn split_attrs<'a>(attrs: &'a [KeyValue], string_keys: &[&str], int_keys: &[&str]) -> SplitAttrs<'a> {
+    let mut split =
+        SplitAttrs { strings: vec![None; string_keys.len()], ints: vec![None; int_keys.len()], rest: Vec::new() };
     let mut seen_strings = vec![false; string_keys.len()];
     let mut seen_ints = vec![false; int_keys.len()];
     for kv in attrs {
@@ -92,20 +85,11 @@ pub(crate) struct ResourceParts<'a> {
 impl<'a> ResourceParts<'a> {
     pub(crate) fn new(batch: &'a ResourceSpans) -> Self {
         let keys: Vec<&str> = RESOURCE_DEDICATED.iter().map(|(key, _)| *key).collect();
-        let attrs = batch
-            .resource
-            .as_ref()
-            .map(|r| r.attributes.as_slice())
-            .unwrap_or_default();
+        let attrs = batch.resource.as_ref().map(|r| r.attributes.as_slice()).unwrap_or_default();
         ResourceParts {
             batch,
             attrs: split_attrs(attrs, &keys, &[]),
-            encoded_len: batch
-                .resource
-                .as_ref()
-                .map(Message::encoded_len)
-                .unwrap_or_default()
-                + batch.schema_url.len(),
+            encoded_len: batch.resource.as_ref().map(Message::encoded_len).unwrap_or_default() + batch.schema_url.len(),
         }
     }
 
@@ -123,11 +107,7 @@ enum StrBuilder {
 
 impl StrBuilder {
     fn new(dict: bool) -> Self {
-        if dict {
-            StrBuilder::Dict(StringDictionaryBuilder::new())
-        } else {
-            StrBuilder::Plain(StringBuilder::new())
-        }
+        if dict { StrBuilder::Dict(StringDictionaryBuilder::new()) } else { StrBuilder::Plain(StringBuilder::new()) }
     }
 
     fn append(&mut self, value: Option<&str>) -> Result<(), BlockError> {
@@ -225,10 +205,7 @@ impl SpanRows {
             trace_start: UInt64Builder::new(),
             trace_duration: UInt64Builder::new(),
             truncated: BooleanBuilder::new(),
-            resource_dedicated: RESOURCE_DEDICATED
-                .iter()
-                .map(|_| StrBuilder::new(true))
-                .collect(),
+            resource_dedicated: RESOURCE_DEDICATED.iter().map(|_| StrBuilder::new(true)).collect(),
             resource_attrs: AttrListBuilder::new(),
             resource_dropped: UInt32Builder::new(),
             resource_schema_url: StringBuilder::new(),
@@ -242,14 +219,8 @@ impl SpanRows {
             scope_attrs: AttrListBuilder::new(),
             scope_dropped: UInt32Builder::new(),
             scope_schema_url: StringBuilder::new(),
-            span_strings: SPAN_DEDICATED_STR
-                .iter()
-                .map(|(_, _, dict)| StrBuilder::new(*dict))
-                .collect(),
-            span_ints: SPAN_DEDICATED_INT
-                .iter()
-                .map(|_| Int64Builder::new())
-                .collect(),
+            span_strings: SPAN_DEDICATED_STR.iter().map(|(_, _, dict)| StrBuilder::new(*dict)).collect(),
+            span_ints: SPAN_DEDICATED_INT.iter().map(|_| Int64Builder::new()).collect(),
             span_attrs: AttrListBuilder::new(),
             events: EventRows::new(),
             links: LinkRows::new(),
@@ -278,11 +249,7 @@ impl SpanRows {
         self.len += 1;
         self.bytes += span.encoded_len()
             + resource.encoded_len
-            + scope
-                .scope
-                .as_ref()
-                .map(Message::encoded_len)
-                .unwrap_or_default();
+            + scope.scope.as_ref().map(Message::encoded_len).unwrap_or_default();
 
         self.trace_id.append_value(trace.id.as_bytes())?;
         self.span_id.append_value(&span.span_id);
@@ -293,17 +260,11 @@ impl SpanRows {
         self.kind.append_value(span.kind);
         self.start.append_value(span.start_time_unix_nano);
         // Wrapping keeps malformed spans (end before start) lossless: start + duration wraps back.
-        self.duration.append_value(
-            span.end_time_unix_nano
-                .wrapping_sub(span.start_time_unix_nano),
-        );
+        self.duration.append_value(span.end_time_unix_nano.wrapping_sub(span.start_time_unix_nano));
         let status = span.status.as_ref();
-        self.status_code
-            .append_value(status.map(|s| s.code).unwrap_or_default());
-        self.status_message
-            .append_value(status.map(|s| s.message.as_str()).unwrap_or_default());
-        self.dropped_attributes
-            .append_value(span.dropped_attributes_count);
+        self.status_code.append_value(status.map(|s| s.code).unwrap_or_default());
+        self.status_message.append_value(status.map(|s| s.message.as_str()).unwrap_or_default());
+        self.dropped_attributes.append_value(span.dropped_attributes_count);
         self.dropped_events.append_value(span.dropped_events_count);
         self.dropped_links.append_value(span.dropped_links_count);
 
@@ -317,11 +278,7 @@ impl SpanRows {
         self.trace_duration.append_value(trace.duration_nano);
         self.truncated.append_value(trace.truncated);
 
-        for (builder, value) in self
-            .resource_dedicated
-            .iter_mut()
-            .zip(&resource.attrs.strings)
-        {
+        for (builder, value) in self.resource_dedicated.iter_mut().zip(&resource.attrs.strings) {
             builder.append(*value)?;
         }
         for kv in &resource.attrs.rest {
@@ -329,44 +286,24 @@ impl SpanRows {
         }
         self.resource_attrs.close_list()?;
         let res = resource.batch.resource.as_ref();
-        self.resource_dropped
-            .append_value(res.map(|r| r.dropped_attributes_count).unwrap_or_default());
-        self.resource_schema_url
-            .append_value(&resource.batch.schema_url);
+        self.resource_dropped.append_value(res.map(|r| r.dropped_attributes_count).unwrap_or_default());
+        self.resource_schema_url.append_value(&resource.batch.schema_url);
         for entity in res.map(|r| r.entity_refs.as_slice()).unwrap_or_default() {
-            self.resource_entity_refs
-                .values()
-                .append_value(entity.encode_to_vec());
+            self.resource_entity_refs.values().append_value(entity.encode_to_vec());
         }
         self.resource_entity_refs.append(true);
 
         let scope_message = scope.scope.as_ref();
-        self.scope_name
-            .append(scope_message.map(|s| s.name.as_str()).unwrap_or_default())?;
-        self.scope_version.append(
-            scope_message
-                .map(|s| s.version.as_str())
-                .unwrap_or_default(),
-        )?;
-        for kv in scope_message
-            .map(|s| s.attributes.as_slice())
-            .unwrap_or_default()
-        {
+        self.scope_name.append(scope_message.map(|s| s.name.as_str()).unwrap_or_default())?;
+        self.scope_version.append(scope_message.map(|s| s.version.as_str()).unwrap_or_default())?;
+        for kv in scope_message.map(|s| s.attributes.as_slice()).unwrap_or_default() {
             self.scope_attrs.push(kv)?;
         }
         self.scope_attrs.close_list()?;
-        self.scope_dropped.append_value(
-            scope_message
-                .map(|s| s.dropped_attributes_count)
-                .unwrap_or_default(),
-        );
+        self.scope_dropped.append_value(scope_message.map(|s| s.dropped_attributes_count).unwrap_or_default());
         self.scope_schema_url.append_value(&scope.schema_url);
 
-        let split = split_attrs(
-            &span.attributes,
-            &self.span_string_keys,
-            &self.span_int_keys,
-        );
+        let split = split_attrs(&span.attributes, &self.span_string_keys, &self.span_int_keys);
         for (builder, value) in self.span_strings.iter_mut().zip(&split.strings) {
             builder.append(*value)?;
         }
@@ -421,16 +358,8 @@ impl SpanRows {
             Arc::new(self.scope_schema_url.finish()),
         ]);
         columns.extend(self.span_strings.iter_mut().map(StrBuilder::finish));
-        columns.extend(
-            self.span_ints
-                .iter_mut()
-                .map(|b| Arc::new(b.finish()) as ArrayRef),
-        );
-        columns.extend([
-            self.span_attrs.finish()?,
-            self.events.finish()?,
-            self.links.finish()?,
-        ]);
+        columns.extend(self.span_ints.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef));
+        columns.extend([self.span_attrs.finish()?, self.events.finish()?, self.links.finish()?]);
         self.len = 0;
         self.bytes = 0;
         Ok(RecordBatch::try_new(schema::block_schema(), columns)?)

@@ -130,10 +130,8 @@ pub(crate) const SPAN_DEDICATED_STR: [(&str, &str, bool); 9] = [
 ];
 
 /// Well-known integer span attributes with their own column: (attribute key, column).
-pub(crate) const SPAN_DEDICATED_INT: [(&str, &str); 2] = [
-    ("http.status_code", "http_status_code"),
-    ("http.response.status_code", "http_response_status_code"),
-];
+pub(crate) const SPAN_DEDICATED_INT: [(&str, &str); 2] =
+    [("http.status_code", "http_status_code"), ("http.response.status_code", "http_response_status_code")];
 
 /// Arrow type of low-cardinality strings.
 pub(crate) fn dict_utf8() -> DataType {
@@ -141,11 +139,7 @@ pub(crate) fn dict_utf8() -> DataType {
 }
 
 fn list_of(fields: Fields) -> DataType {
-    DataType::List(Arc::new(Field::new(
-        "element",
-        DataType::Struct(fields),
-        false,
-    )))
+    DataType::List(Arc::new(Field::new("element", DataType::Struct(fields), false)))
 }
 
 /// The attribute struct's fields.
@@ -223,35 +217,26 @@ fn build_schema() -> SchemaRef {
         required(TRACE_TRUNCATED, Boolean),
     ];
     // Dedicated columns are nullable: null means the attribute is absent, "" means it is empty.
-    fields.extend(
-        RESOURCE_DEDICATED
-            .iter()
-            .map(|(_, column)| Field::new(*column, dict_utf8(), true)),
-    );
+    fields.extend(RESOURCE_DEDICATED.iter().map(|(_, column)| Field::new(*column, dict_utf8(), true)));
     fields.extend([
         required(RESOURCE_ATTRS, attr_list_type()),
         required(RESOURCE_DROPPED_ATTRIBUTES_COUNT, UInt32),
         required(RESOURCE_SCHEMA_URL, Utf8),
         // OTLP's (development) entity references, protobuf-encoded one per element: rare, kept
         // only so that nothing a client sent is lost.
-        required(
-            RESOURCE_ENTITY_REFS,
-            DataType::List(Arc::new(Field::new("element", Binary, false))),
-        ),
+        required(RESOURCE_ENTITY_REFS, DataType::List(Arc::new(Field::new("element", Binary, false)))),
         required(SCOPE_NAME, dict_utf8()),
         required(SCOPE_VERSION, dict_utf8()),
         required(SCOPE_ATTRS, attr_list_type()),
         required(SCOPE_DROPPED_ATTRIBUTES_COUNT, UInt32),
         required(SCOPE_SCHEMA_URL, Utf8),
     ]);
-    fields.extend(SPAN_DEDICATED_STR.iter().map(|(_, column, dict)| {
-        Field::new(*column, if *dict { dict_utf8() } else { Utf8 }, true)
-    }));
     fields.extend(
-        SPAN_DEDICATED_INT
+        SPAN_DEDICATED_STR
             .iter()
-            .map(|(_, column)| Field::new(*column, Int64, true)),
+            .map(|(_, column, dict)| Field::new(*column, if *dict { dict_utf8() } else { Utf8 }, true)),
     );
+    fields.extend(SPAN_DEDICATED_INT.iter().map(|(_, column)| Field::new(*column, Int64, true)));
     fields.extend([
         required(SPAN_ATTRS, attr_list_type()),
         required(EVENTS, list_of(event_fields())),
@@ -262,57 +247,28 @@ fn build_schema() -> SchemaRef {
 
 /// Columns that are (nearly) unique per row: dictionary pages would only add work.
 fn plain_columns() -> Vec<ColumnPath> {
-    let mut plain: Vec<ColumnPath> = [
-        SPAN_ID,
-        PARENT_SPAN_ID,
-        START_UNIX_NANO,
-        DURATION_NANO,
-        NESTED_SET_LEFT,
-        NESTED_SET_RIGHT,
-    ]
-    .iter()
-    .map(|name| ColumnPath::from(*name))
-    .collect();
-    plain.extend(
-        SPAN_DEDICATED_STR
+    let mut plain: Vec<ColumnPath> =
+        [SPAN_ID, PARENT_SPAN_ID, START_UNIX_NANO, DURATION_NANO, NESTED_SET_LEFT, NESTED_SET_RIGHT]
             .iter()
-            .filter(|(_, _, dict)| !dict)
-            .map(|(_, column, _)| ColumnPath::from(*column)),
-    );
-    plain.push(ColumnPath::new(vec![
-        EVENTS.into(),
-        "list".into(),
-        "element".into(),
-        event::TIME_UNIX_NANO.into(),
-    ]));
-    plain.push(ColumnPath::new(vec![
-        LINKS.into(),
-        "list".into(),
-        "element".into(),
-        link::SPAN_ID.into(),
-    ]));
+            .map(|name| ColumnPath::from(*name))
+            .collect();
+    plain
+        .extend(SPAN_DEDICATED_STR.iter().filter(|(_, _, dict)| !dict).map(|(_, column, _)| ColumnPath::from(*column)));
+    plain.push(ColumnPath::new(vec![EVENTS.into(), "list".into(), "element".into(), event::TIME_UNIX_NANO.into()]));
+    plain.push(ColumnPath::new(vec![LINKS.into(), "list".into(), "element".into(), link::SPAN_ID.into()]));
     plain
 }
 
 /// Parquet writer settings for v1 blocks.
 pub(crate) fn writer_properties(config: &BlockConfig) -> Result<WriterProperties, BlockError> {
-    let level = ZstdLevel::try_new(config.zstd_level)
-        .map_err(|e| BlockError::Config(format!("zstd_level: {e}")))?;
+    let level = ZstdLevel::try_new(config.zstd_level).map_err(|e| BlockError::Config(format!("zstd_level: {e}")))?;
     let schema = block_schema();
     let leaf = |name: &str| schema.index_of(name).map_err(BlockError::from);
     // Leaf column indexes of trace_id and start_unix_nano: every column before them is a
     // primitive, so field index == leaf index.
     let sorting = vec![
-        SortingColumn {
-            column_idx: leaf(TRACE_ID)? as i32,
-            descending: false,
-            nulls_first: false,
-        },
-        SortingColumn {
-            column_idx: leaf(START_UNIX_NANO)? as i32,
-            descending: false,
-            nulls_first: false,
-        },
+        SortingColumn { column_idx: leaf(TRACE_ID)? as i32, descending: false, nulls_first: false },
+        SortingColumn { column_idx: leaf(START_UNIX_NANO)? as i32, descending: false, nulls_first: false },
     ];
     let mut builder = WriterProperties::builder()
         .set_writer_version(WriterVersion::PARQUET_2_0)
@@ -326,10 +282,7 @@ pub(crate) fn writer_properties(config: &BlockConfig) -> Result<WriterProperties
         .set_max_row_group_row_count(None)
         .set_max_row_group_bytes(None)
         .set_sorting_columns(Some(sorting))
-        .set_key_value_metadata(Some(vec![KeyValue::new(
-            FORMAT_KEY.to_string(),
-            "v1".to_string(),
-        )]));
+        .set_key_value_metadata(Some(vec![KeyValue::new(FORMAT_KEY.to_string(), "v1".to_string())]));
     for column in plain_columns() {
         builder = builder.set_column_dictionary_enabled(column, false);
     }

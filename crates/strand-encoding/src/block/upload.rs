@@ -31,20 +31,9 @@ pub async fn upload_block(
     written: &WrittenBlock,
     compaction_level: u32,
 ) -> Result<BlockMeta, BlockError> {
-    upload_data(
-        backend,
-        tenant,
-        block_id,
-        data_path,
-        written.data_size,
-        PART_SIZE,
-    )
-    .await?;
+    upload_data(backend, tenant, block_id, data_path, written.data_size, PART_SIZE).await?;
     let filter_key = keys::block_object(tenant, block_id, keys::FILTER);
-    backend
-        .store()
-        .put(&filter_key, PutPayload::from(written.filter.clone()))
-        .await?;
+    backend.store().put(&filter_key, PutPayload::from(written.filter.clone())).await?;
 
     let meta = BlockMeta {
         format: BLOCK_FORMAT_V1.to_string(),
@@ -59,10 +48,7 @@ pub async fn upload_block(
         footer_size: written.footer_size,
         filter_size: written.filter.len() as u64,
         compaction_level,
-        created_at: SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or_default(),
+        created_at: SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default(),
     };
     backend.write_block_meta(&meta).await?;
     if let Err(err) = backend.add_to_tenant_index(&meta).await {
@@ -133,42 +119,16 @@ mod tests {
     async fn large_files_go_up_in_parts_and_arrive_intact() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("data.parquet");
-        let content: Vec<u8> = (0..100_000u32)
-            .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
-            .collect();
+        let content: Vec<u8> = (0..100_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect();
         std::fs::write(&path, &content).unwrap();
         let backend = Backend::in_memory();
         let (tenant, block) = (TenantId::single(), BlockId::new_random());
-        upload_data(
-            &backend,
-            &tenant,
-            block,
-            &path,
-            content.len() as u64,
-            16 * 1024,
-        )
-        .await
-        .unwrap();
+        upload_data(&backend, &tenant, block, &path, content.len() as u64, 16 * 1024).await.unwrap();
         let key = keys::block_object(&tenant, block, keys::DATA);
-        let stored = backend
-            .store()
-            .get(&key)
-            .await
-            .unwrap()
-            .bytes()
-            .await
-            .unwrap();
+        let stored = backend.store().get(&key).await.unwrap().bytes().await.unwrap();
         assert_eq!(stored.as_ref(), content.as_slice());
 
-        let wrong_size = upload_data(
-            &backend,
-            &tenant,
-            BlockId::new_random(),
-            &path,
-            5,
-            16 * 1024,
-        )
-        .await;
+        let wrong_size = upload_data(&backend, &tenant, BlockId::new_random(), &path, 5, 16 * 1024).await;
         assert!(matches!(wrong_size, Err(BlockError::Corrupt { .. })));
     }
 }

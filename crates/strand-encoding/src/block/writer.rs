@@ -85,12 +85,7 @@ impl BlockWriter {
     ///
     /// Duplicated spans (same span ID and kind) are kept once, as [`combine`] does. The spans'
     /// own `trace_id` fields are not stored: every row carries `id`.
-    pub fn add_trace(
-        &mut self,
-        id: TraceId,
-        trace: &Trace,
-        truncated: bool,
-    ) -> Result<(), BlockError> {
+    pub fn add_trace(&mut self, id: TraceId, trace: &Trace, truncated: bool) -> Result<(), BlockError> {
         if let Some(previous) = self.last_id
             && id <= previous
         {
@@ -101,67 +96,38 @@ impl BlockWriter {
         // Combining also gives ties a fixed order (resource, then scope, then arrival), which the
         // reader reproduces when it groups rows back into batches.
         let combined = combine([trace.clone()]);
-        let resources: Vec<ResourceParts<'_>> = combined
-            .resource_spans
-            .iter()
-            .map(ResourceParts::new)
-            .collect();
+        let resources: Vec<ResourceParts<'_>> = combined.resource_spans.iter().map(ResourceParts::new).collect();
         let mut spans: Vec<(usize, &ScopeSpans, &Span)> = combined
             .resource_spans
             .iter()
             .enumerate()
             .flat_map(|(r, batch)| {
-                batch
-                    .scope_spans
-                    .iter()
-                    .flat_map(move |scope| scope.spans.iter().map(move |span| (r, scope, span)))
+                batch.scope_spans.iter().flat_map(move |scope| scope.spans.iter().map(move |span| (r, scope, span)))
             })
             .collect();
         if spans.is_empty() {
             return Ok(());
         }
         if spans.len() >= (i32::MAX / 2) as usize {
-            return Err(BlockError::TooLarge(format!(
-                "trace {id} has {} spans",
-                spans.len()
-            )));
+            return Err(BlockError::TooLarge(format!("trace {id} has {} spans", spans.len())));
         }
         // Stable: equal keys keep the combined order.
-        spans.sort_by(|a, b| {
-            (a.2.start_time_unix_nano, &a.2.span_id).cmp(&(b.2.start_time_unix_nano, &b.2.span_id))
-        });
+        spans.sort_by(|a, b| (a.2.start_time_unix_nano, &a.2.span_id).cmp(&(b.2.start_time_unix_nano, &b.2.span_id)));
 
-        let span_ids: Vec<&[u8]> = spans
-            .iter()
-            .map(|(_, _, span)| span.span_id.as_slice())
-            .collect();
-        let parent_ids: Vec<&[u8]> = spans
-            .iter()
-            .map(|(_, _, span)| span.parent_span_id.as_slice())
-            .collect();
+        let span_ids: Vec<&[u8]> = spans.iter().map(|(_, _, span)| span.span_id.as_slice()).collect();
+        let parent_ids: Vec<&[u8]> = spans.iter().map(|(_, _, span)| span.parent_span_id.as_slice()).collect();
         let nesting = nesting::nest(&span_ids, &parent_ids);
-        let root = spans
-            .iter()
-            .find(|(_, _, span)| span.parent_span_id.is_empty());
-        let start = spans
-            .iter()
-            .map(|(_, _, s)| s.start_time_unix_nano)
-            .min()
-            .unwrap_or_default();
-        let end = spans
-            .iter()
-            .map(|(_, _, s)| s.end_time_unix_nano.max(s.start_time_unix_nano))
-            .max()
-            .unwrap_or_default();
+        let root = spans.iter().find(|(_, _, span)| span.parent_span_id.is_empty());
+        let start = spans.iter().map(|(_, _, s)| s.start_time_unix_nano).min().unwrap_or_default();
+        let end =
+            spans.iter().map(|(_, _, s)| s.end_time_unix_nano.max(s.start_time_unix_nano)).max().unwrap_or_default();
         let summary = TraceSummary {
             id,
             root_service_name: root
                 .and_then(|(r, _, _)| resources.get(*r))
                 .and_then(ResourceParts::service_name)
                 .unwrap_or_default(),
-            root_span_name: root
-                .map(|(_, _, span)| span.name.as_str())
-                .unwrap_or_default(),
+            root_span_name: root.map(|(_, _, span)| span.name.as_str()).unwrap_or_default(),
             start_unix_nano: start,
             duration_nano: end - start,
             truncated,
@@ -170,24 +136,14 @@ impl BlockWriter {
         self.filter.add_trace(&id);
         for (row, (resource, scope, span)) in spans.iter().enumerate() {
             if self.rows_in_group.is_multiple_of(ROWS_PER_PAGE as u64) {
-                let row_offset = u32::try_from(self.rows_in_group)
-                    .map_err(|_| BlockError::TooLarge("row group rows".into()))?;
-                self.filter.add_entry(
-                    id,
-                    RowPosition {
-                        row_group: self.row_groups,
-                        row_offset,
-                    },
-                );
+                let row_offset =
+                    u32::try_from(self.rows_in_group).map_err(|_| BlockError::TooLarge("row group rows".into()))?;
+                self.filter.add_entry(id, RowPosition { row_group: self.row_groups, row_offset });
             }
-            let nesting = SpanNesting {
-                left: nesting.left[row],
-                right: nesting.right[row],
-                parent: nesting.parent[row],
-            };
-            let resource = resources
-                .get(*resource)
-                .ok_or_else(|| BlockError::corrupt("trace", "span without resource"))?;
+            let nesting =
+                SpanNesting { left: nesting.left[row], right: nesting.right[row], parent: nesting.parent[row] };
+            let resource =
+                resources.get(*resource).ok_or_else(|| BlockError::corrupt("trace", "span without resource"))?;
             self.rows.push(&summary, resource, scope, span, nesting)?;
             self.rows_in_group += 1;
             if self.rows.len() >= ROWS_PER_PAGE || self.rows.estimated_bytes() >= MAX_BATCH_BYTES {
@@ -246,11 +202,7 @@ impl BlockWriter {
 }
 
 /// The sparse index assumes row groups are exactly the ones this writer cut; Parquet must agree.
-fn check_row_groups(
-    metadata: &ParquetMetaData,
-    row_groups: u32,
-    spans: u64,
-) -> Result<(), BlockError> {
+fn check_row_groups(metadata: &ParquetMetaData, row_groups: u32, spans: u64) -> Result<(), BlockError> {
     let rows: i64 = metadata.row_groups().iter().map(|rg| rg.num_rows()).sum();
     if metadata.num_row_groups() != row_groups as usize || rows != spans as i64 {
         return Err(BlockError::corrupt(
@@ -268,9 +220,5 @@ fn check_row_groups(
 fn end_of_column_data(metadata: &ParquetMetaData) -> u64 {
     let columns = metadata.row_groups().iter().flat_map(|rg| rg.columns());
     // An empty file is the 4-byte magic followed by the footer.
-    columns
-        .map(|c| c.byte_range())
-        .map(|(start, len)| start + len)
-        .max()
-        .unwrap_or(4)
+    columns.map(|c| c.byte_range()).map(|(start, len)| start + len).max().unwrap_or(4)
 }

@@ -42,15 +42,10 @@ impl WalConfig {
             return Err("storage.trace.wal.path must not be empty".to_string());
         }
         if self.segment_size.bytes() == 0 {
-            return Err(
-                "storage.trace.wal.segment_size must be above zero, for example 128MiB".to_string(),
-            );
+            return Err("storage.trace.wal.segment_size must be above zero, for example 128MiB".to_string());
         }
         if self.max_pending_bytes.bytes() == 0 {
-            return Err(
-                "storage.trace.wal.max_pending_bytes must be above zero, for example 64MiB"
-                    .to_string(),
-            );
+            return Err("storage.trace.wal.max_pending_bytes must be above zero, for example 64MiB".to_string());
         }
         Ok(())
     }
@@ -74,10 +69,9 @@ mod tests {
 
     #[test]
     fn reads_human_units_and_keeps_defaults_for_missing_fields() {
-        let config: WalConfig = serde_json::from_str(
-            r#"{"fsync": false, "group_commit_interval": "5ms", "segment_size": "1MiB"}"#,
-        )
-        .unwrap();
+        let config: WalConfig =
+            serde_json::from_str(r#"{"fsync": false, "group_commit_interval": "5ms", "segment_size": "1MiB"}"#)
+                .unwrap();
         assert!(!config.fsync);
         assert_eq!(config.group_commit_interval, Duration::millis(5));
         assert_eq!(config.segment_size, Size::mib(1));
@@ -93,20 +87,11 @@ mod tests {
 
     #[test]
     fn validate_names_the_field() {
-        let config = WalConfig {
-            segment_size: Size(0),
-            ..WalConfig::default()
-        };
+        let config = WalConfig { segment_size: Size(0), ..WalConfig::default() };
         assert!(config.validate().unwrap_err().contains("segment_size"));
-        let config = WalConfig {
-            max_pending_bytes: Size(0),
-            ..WalConfig::default()
-        };
+        let config = WalConfig { max_pending_bytes: Size(0), ..WalConfig::default() };
         assert!(config.validate().unwrap_err().contains("max_pending_bytes"));
-        let config = WalConfig {
-            path: " ".to_string(),
-            ..WalConfig::default()
-        };
+        let config = WalConfig { path: " ".to_string(), ..WalConfig::default() };
         assert!(config.validate().unwrap_err().contains("path"));
     }
 }

@@ -45,26 +45,18 @@ pub enum WalError {
 
 impl WalError {
     pub(crate) fn io(action: &'static str, path: &Path, source: std::io::Error) -> WalError {
-        WalError::Io {
-            action,
-            path: path.to_path_buf(),
-            source,
-        }
+        WalError::Io { action, path: path.to_path_buf(), source }
     }
 
     pub(crate) fn corrupt(reason: impl Into<String>) -> WalError {
-        WalError::CorruptRecord {
-            reason: reason.into(),
-        }
+        WalError::CorruptRecord { reason: reason.into() }
     }
 
     /// The client-facing kind of this error. A push the WAL could not take is retryable: another
     /// ingester of the replication set, or this one after a restart, can take it.
     pub fn code(&self) -> ErrorCode {
         match self {
-            WalError::Io { .. } | WalError::Closed | WalError::Failed { .. } => {
-                ErrorCode::Unavailable
-            }
+            WalError::Io { .. } | WalError::Closed | WalError::Failed { .. } => ErrorCode::Unavailable,
             WalError::RecordSize { .. } => ErrorCode::PayloadTooLarge,
             WalError::CorruptRecord { .. } => ErrorCode::Internal,
         }
@@ -78,9 +70,7 @@ impl From<WalError> for ServiceError {
         let message = match err {
             WalError::RecordSize { .. } => "push too large for the write-ahead log",
             WalError::CorruptRecord { .. } => "corrupt write-ahead log record",
-            WalError::Io { .. } | WalError::Closed | WalError::Failed { .. } => {
-                "write-ahead log unavailable"
-            }
+            WalError::Io { .. } | WalError::Closed | WalError::Failed { .. } => "write-ahead log unavailable",
         };
         ServiceError::new(err.code(), message)
     }

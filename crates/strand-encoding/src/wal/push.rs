@@ -19,11 +19,7 @@ const TRACE_HEADER_LEN: usize = 16 + 8 + 8 + 4 + 4;
 /// Counts and lengths are 32-bit: a push too large for them is far over
 /// [`super::MAX_RECORD_LEN`], so [`super::Wal::append`] refuses it before it could be misread.
 pub fn encode_push_record(traces: &[TraceBytes]) -> Bytes {
-    let size = RECORD_HEADER_LEN
-        + traces
-            .iter()
-            .map(|t| TRACE_HEADER_LEN + t.bytes.len())
-            .sum::<usize>();
+    let size = RECORD_HEADER_LEN + traces.iter().map(|t| TRACE_HEADER_LEN + t.bytes.len()).sum::<usize>();
     let mut buf = BytesMut::with_capacity(size);
     buf.put_u8(PUSH_RECORD_V1);
     buf.put_u32_le(u32::try_from(traces.len()).unwrap_or(u32::MAX));
@@ -42,16 +38,10 @@ pub fn encode_push_record(traces: &[TraceBytes]) -> Bytes {
 /// not copies. Anything malformed (unknown kind, a length past the end, trailing bytes) is an
 /// error, never a panic.
 pub fn decode_push_record(payload: Bytes) -> Result<Vec<TraceBytes>, WalError> {
-    let mut reader = Reader {
-        payload: &payload,
-        pos: 0,
-    };
+    let mut reader = Reader { payload: &payload, pos: 0 };
     let kind = reader.array::<1>("record kind")?;
     if kind != [PUSH_RECORD_V1] {
-        return Err(WalError::corrupt(format!(
-            "unknown record kind {}",
-            kind[0]
-        )));
+        return Err(WalError::corrupt(format!("unknown record kind {}", kind[0])));
     }
     let count = reader.u32("trace count")?;
     // Bound the allocation by what the payload could hold, not by what it claims.
@@ -64,19 +54,10 @@ pub fn decode_push_record(payload: Bytes) -> Result<Vec<TraceBytes>, WalError> {
         let span_count = reader.u32("span count")?;
         let len = reader.u32("trace length")?;
         let range = reader.take(usize::try_from(len).unwrap_or(usize::MAX), "trace bytes")?;
-        traces.push(TraceBytes {
-            id,
-            bytes: payload.slice(range),
-            span_count,
-            start_unix_nano,
-            end_unix_nano,
-        });
+        traces.push(TraceBytes { id, bytes: payload.slice(range), span_count, start_unix_nano, end_unix_nano });
     }
     if reader.remaining() != 0 {
-        return Err(WalError::corrupt(format!(
-            "{} bytes after the last trace",
-            reader.remaining()
-        )));
+        return Err(WalError::corrupt(format!("{} bytes after the last trace", reader.remaining())));
     }
     Ok(traces)
 }
@@ -130,13 +111,7 @@ mod tests {
     use super::*;
 
     fn trace_strategy() -> impl Strategy<Value = TraceBytes> {
-        (
-            any::<[u8; 16]>(),
-            prop::collection::vec(any::<u8>(), 0..200),
-            any::<u32>(),
-            any::<u64>(),
-            any::<u64>(),
-        )
+        (any::<[u8; 16]>(), prop::collection::vec(any::<u8>(), 0..200), any::<u32>(), any::<u64>(), any::<u64>())
             .prop_map(|(id, bytes, span_count, start, end)| TraceBytes {
                 id: TraceId(id),
                 bytes: Bytes::from(bytes),
@@ -197,12 +172,7 @@ mod tests {
 
         let mut unknown_kind = good.clone();
         unknown_kind[0] = 2;
-        assert!(
-            decode_push_record(Bytes::from(unknown_kind))
-                .unwrap_err()
-                .to_string()
-                .contains("kind 2")
-        );
+        assert!(decode_push_record(Bytes::from(unknown_kind)).unwrap_err().to_string().contains("kind 2"));
 
         let mut trailing = good.clone();
         trailing.push(0);
@@ -218,9 +188,6 @@ mod tests {
         assert!(decode_push_record(Bytes::from(long_trace)).is_err());
 
         assert!(decode_push_record(Bytes::new()).is_err());
-        assert_eq!(
-            decode_push_record(encode_push_record(&[])).unwrap(),
-            Vec::new()
-        );
+        assert_eq!(decode_push_record(encode_push_record(&[])).unwrap(), Vec::new());
     }
 }

@@ -16,10 +16,7 @@ pub const MAX_RECORD_LEN: usize = 256 * 1024 * 1024;
 /// records) and ones over [`MAX_RECORD_LEN`].
 pub(crate) fn check_payload_len(len: usize) -> Result<(), WalError> {
     if len == 0 || len > MAX_RECORD_LEN {
-        return Err(WalError::RecordSize {
-            len,
-            max: MAX_RECORD_LEN,
-        });
+        return Err(WalError::RecordSize { len, max: MAX_RECORD_LEN });
     }
     Ok(())
 }
@@ -43,10 +40,7 @@ pub(crate) struct FrameHeader {
 impl FrameHeader {
     pub(crate) fn parse(bytes: [u8; FRAME_HEADER_LEN]) -> FrameHeader {
         let [l0, l1, l2, l3, c0, c1, c2, c3] = bytes;
-        FrameHeader {
-            len: u32::from_le_bytes([l0, l1, l2, l3]),
-            crc: u32::from_le_bytes([c0, c1, c2, c3]),
-        }
+        FrameHeader { len: u32::from_le_bytes([l0, l1, l2, l3]), crc: u32::from_le_bytes([c0, c1, c2, c3]) }
     }
 
     /// Whether the length could belong to a record the writer accepted.
@@ -86,12 +80,6 @@ mod tests {
         assert!(check_payload_len(MAX_RECORD_LEN).is_ok());
         assert!(check_payload_len(MAX_RECORD_LEN + 1).is_err());
         assert!(!FrameHeader { len: 0, crc: 0 }.len_is_plausible());
-        assert!(
-            !FrameHeader {
-                len: u32::MAX,
-                crc: 0
-            }
-            .len_is_plausible()
-        );
+        assert!(!FrameHeader { len: u32::MAX, crc: 0 }.len_is_plausible());
     }
 }

@@ -59,10 +59,7 @@ fn replay_segment(
         Err(err) if err.kind() == ErrorKind::NotFound => return Ok(()),
         Err(err) => return Err(WalError::io("opening segment", path, err)),
     };
-    let file_len = file
-        .metadata()
-        .map_err(|err| WalError::io("inspecting segment", path, err))?
-        .len();
+    let file_len = file.metadata().map_err(|err| WalError::io("inspecting segment", path, err))?.len();
     let mut reader = BufReader::with_capacity(READ_BUFFER, file);
 
     let mut header = [0u8; SEGMENT_HEADER_LEN];
@@ -160,8 +157,6 @@ fn truncate(path: &Path, good_end: u64, file_len: u64, reason: &str) -> Result<(
         .write(true)
         .open(path)
         .map_err(|err| WalError::io("opening segment to truncate", path, err))?;
-    file.set_len(good_end)
-        .map_err(|err| WalError::io("truncating segment", path, err))?;
-    file.sync_all()
-        .map_err(|err| WalError::io("syncing segment", path, err))
+    file.set_len(good_end).map_err(|err| WalError::io("truncating segment", path, err))?;
+    file.sync_all().map_err(|err| WalError::io("syncing segment", path, err))
 }

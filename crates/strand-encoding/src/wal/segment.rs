@@ -85,11 +85,9 @@ pub(crate) fn create_segment(dir: &Path, seq: u64, fsync: bool) -> Result<File, 
         .create_new(true)
         .open(&path)
         .map_err(|err| WalError::io("creating segment", &path, err))?;
-    file.write_all(&segment_header())
-        .map_err(|err| WalError::io("writing segment header", &path, err))?;
+    file.write_all(&segment_header()).map_err(|err| WalError::io("writing segment header", &path, err))?;
     if fsync {
-        file.sync_all()
-            .map_err(|err| WalError::io("syncing segment", &path, err))?;
+        file.sync_all().map_err(|err| WalError::io("syncing segment", &path, err))?;
         sync_dir(dir)?;
     }
     Ok(file)
@@ -99,9 +97,7 @@ pub(crate) fn create_segment(dir: &Path, seq: u64, fsync: bool) -> Result<File, 
 pub(crate) fn sync_dir(dir: &Path) -> Result<(), WalError> {
     #[cfg(unix)]
     {
-        File::open(dir)
-            .and_then(|d| d.sync_all())
-            .map_err(|err| WalError::io("syncing folder", dir, err))?;
+        File::open(dir).and_then(|d| d.sync_all()).map_err(|err| WalError::io("syncing folder", dir, err))?;
     }
     #[cfg(not(unix))]
     let _ = dir;
@@ -118,10 +114,7 @@ mod tests {
         let dir = Path::new("wal");
         assert_eq!(segment_path(dir, 42), dir.join("00000000000000000042.wal"));
         assert_eq!(parse_segment_name("00000000000000000042.wal"), Some(42));
-        assert_eq!(
-            parse_segment_name("18446744073709551615.wal"),
-            Some(u64::MAX)
-        );
+        assert_eq!(parse_segment_name("18446744073709551615.wal"), Some(u64::MAX));
         assert_eq!(parse_segment_name("99999999999999999999.wal"), None);
         assert_eq!(parse_segment_name("42.wal"), None);
         assert_eq!(parse_segment_name("0000000000000000004a.wal"), None);
@@ -147,20 +140,9 @@ mod tests {
             create_segment(dir.path(), seq, false).unwrap();
         }
         std::fs::write(dir.path().join("notes.txt"), b"x").unwrap();
-        let seqs: Vec<u64> = list_segments(dir.path())
-            .unwrap()
-            .into_iter()
-            .map(|(seq, _)| seq)
-            .collect();
+        let seqs: Vec<u64> = list_segments(dir.path()).unwrap().into_iter().map(|(seq, _)| seq).collect();
         assert_eq!(seqs, vec![2, 7, 10]);
-        assert!(
-            list_segments(&dir.path().join("missing"))
-                .unwrap()
-                .is_empty()
-        );
-        assert!(
-            create_segment(dir.path(), 7, false).is_err(),
-            "segments are never reused"
-        );
+        assert!(list_segments(&dir.path().join("missing")).unwrap().is_empty());
+        assert!(create_segment(dir.path(), 7, false).is_err(), "segments are never reused");
     }
 }

@@ -28,17 +28,9 @@ const RETAINED_BUFFER: usize = 4 * 1024 * 1024;
 type Ack<T> = oneshot::Sender<Result<T, WalError>>;
 
 enum Command {
-    Append {
-        payload: Bytes,
-        permits: u32,
-        ack: Ack<u64>,
-    },
-    Rotate {
-        ack: Ack<u64>,
-    },
-    Close {
-        ack: Ack<()>,
-    },
+    Append { payload: Bytes, permits: u32, ack: Ack<u64> },
+    Rotate { ack: Ack<u64> },
+    Close { ack: Ack<()> },
 }
 
 /// A command that ends a group: everything queued before it is committed first.
@@ -87,15 +79,11 @@ impl Shared {
     /// The error for an append that cannot be taken.
     fn refusal(&self) -> WalError {
         if let Some(reason) = self.failure.get() {
-            WalError::Failed {
-                reason: reason.clone(),
-            }
+            WalError::Failed { reason: reason.clone() }
         } else if self.closed.load(Ordering::Acquire) {
             WalError::Closed
         } else {
-            WalError::Failed {
-                reason: "the wal writer thread stopped".to_string(),
-            }
+            WalError::Failed { reason: "the wal writer thread stopped".to_string() }
         }
     }
 
@@ -146,22 +134,13 @@ impl Wal {
         create_dir(dir, config.fsync)?;
         let seq = match list_segments(dir)?.last() {
             None => 1,
-            Some((last, path)) => last.checked_add(1).ok_or_else(|| {
-                WalError::io(
-                    "numbering segment after",
-                    path,
-                    std::io::ErrorKind::InvalidData.into(),
-                )
-            })?,
+            Some((last, path)) => last
+                .checked_add(1)
+                .ok_or_else(|| WalError::io("numbering segment after", path, std::io::ErrorKind::InvalidData.into()))?,
         };
         let file = create_segment(dir, seq, config.fsync)?;
-        let max_permits = u32::try_from(
-            config
-                .max_pending_bytes
-                .bytes()
-                .clamp(1, Semaphore::MAX_PERMITS as u64),
-        )
-        .unwrap_or(u32::MAX);
+        let max_permits =
+            u32::try_from(config.max_pending_bytes.bytes().clamp(1, Semaphore::MAX_PERMITS as u64)).unwrap_or(u32::MAX);
         let shared = Arc::new(Shared {
             dir: dir.to_path_buf(),
             current_segment: AtomicU64::new(seq),
@@ -214,15 +193,7 @@ impl Wal {
             Err(_) => return Err(self.shared.refusal()),
         }
         let (ack, acked) = oneshot::channel();
-        if self
-            .commands
-            .send(Command::Append {
-                payload,
-                permits,
-                ack,
-            })
-            .is_err()
-        {
+        if self.commands.send(Command::Append { payload, permits, ack }).is_err() {
             self.shared.pending.add_permits(permits as usize);
             return Err(self.shared.refusal());
         }
@@ -234,9 +205,7 @@ impl Wal {
     pub async fn rotate(&self) -> Result<u64, WalError> {
         self.shared.check_open()?;
         let (ack, acked) = oneshot::channel();
-        self.commands
-            .send(Command::Rotate { ack })
-            .map_err(|_| self.shared.refusal())?;
+        self.commands.send(Command::Rotate { ack }).map_err(|_| self.shared.refusal())?;
         acked.await.unwrap_or_else(|_| Err(self.shared.refusal()))
     }
 
@@ -251,9 +220,7 @@ impl Wal {
         let (ack, acked) = oneshot::channel();
         if self.commands.send(Command::Close { ack }).is_err() {
             return match self.shared.failure.get() {
-                Some(reason) => Err(WalError::Failed {
-                    reason: reason.clone(),
-                }),
+                Some(reason) => Err(WalError::Failed { reason: reason.clone() }),
                 None => Ok(()),
             };
         }
@@ -384,11 +351,7 @@ impl Writer {
         let mut command = first;
         loop {
             match command {
-                Command::Append {
-                    payload,
-                    permits,
-                    ack,
-                } => {
+                Command::Append { payload, permits, ack } => {
                     put_frame(&mut self.buf, &payload);
                     self.acks.push(ack);
                     self.group_permits += u64::from(permits);
@@ -402,9 +365,7 @@ impl Writer {
             }
             let next = match deadline {
                 None => queue.try_recv().ok(),
-                Some(deadline) => queue
-                    .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-                    .ok(),
+                Some(deadline) => queue.recv_timeout(deadline.saturating_duration_since(Instant::now())).ok(),
             };
             command = next?;
         }
@@ -430,17 +391,13 @@ impl Writer {
             }
             Err(reason) => {
                 for ack in self.acks.drain(..) {
-                    let _ = ack.send(Err(WalError::Failed {
-                        reason: reason.clone(),
-                    }));
+                    let _ = ack.send(Err(WalError::Failed { reason: reason.clone() }));
                 }
             }
         }
         self.buf.clear();
         self.buf.shrink_to(RETAINED_BUFFER);
-        self.shared
-            .pending
-            .add_permits(usize::try_from(self.group_permits).unwrap_or(usize::MAX));
+        self.shared.pending.add_permits(usize::try_from(self.group_permits).unwrap_or(usize::MAX));
         self.group_permits = 0;
     }
 
@@ -450,31 +407,23 @@ impl Writer {
             let err = std::io::Error::other("injected write failure");
             return Err(WalError::io("writing to segment", &self.path(), err));
         }
-        self.file
-            .write_all(&self.buf)
-            .map_err(|err| WalError::io("writing to segment", &self.path(), err))?;
+        self.file.write_all(&self.buf).map_err(|err| WalError::io("writing to segment", &self.path(), err))?;
         if self.fsync {
-            self.file
-                .sync_data()
-                .map_err(|err| WalError::io("syncing segment", &self.path(), err))?;
+            self.file.sync_data().map_err(|err| WalError::io("syncing segment", &self.path(), err))?;
             self.shared.counters.fsyncs.fetch_add(1, Ordering::Relaxed);
         }
         let bytes = self.buf.len() as u64;
         self.written += bytes;
         let counters = &self.shared.counters;
         counters.groups.fetch_add(1, Ordering::Relaxed);
-        counters
-            .records
-            .fetch_add(self.acks.len() as u64, Ordering::Relaxed);
+        counters.records.fetch_add(self.acks.len() as u64, Ordering::Relaxed);
         counters.bytes.fetch_add(bytes, Ordering::Relaxed);
         Ok(())
     }
 
     fn rotate(&mut self) -> Result<u64, WalError> {
         if let Some(reason) = self.shared.failure.get() {
-            return Err(WalError::Failed {
-                reason: reason.clone(),
-            });
+            return Err(WalError::Failed { reason: reason.clone() });
         }
         self.roll().inspect_err(|err| self.shared.fail(err))
     }
@@ -483,11 +432,7 @@ impl Writer {
     fn roll(&mut self) -> Result<u64, WalError> {
         self.sync_all()?;
         let next = self.seq.checked_add(1).ok_or_else(|| {
-            WalError::io(
-                "numbering segment after",
-                &self.path(),
-                std::io::ErrorKind::InvalidData.into(),
-            )
+            WalError::io("numbering segment after", &self.path(), std::io::ErrorKind::InvalidData.into())
         })?;
         self.file = create_segment(&self.shared.dir, next, self.fsync)?;
         if self.fsync {
@@ -503,17 +448,13 @@ impl Writer {
     /// `fsync` off: it happens once per segment, not once per push.
     fn finish(&mut self) -> Result<(), WalError> {
         if let Some(reason) = self.shared.failure.get() {
-            return Err(WalError::Failed {
-                reason: reason.clone(),
-            });
+            return Err(WalError::Failed { reason: reason.clone() });
         }
         self.sync_all().inspect_err(|err| self.shared.fail(err))
     }
 
     fn sync_all(&mut self) -> Result<(), WalError> {
-        self.file
-            .sync_all()
-            .map_err(|err| WalError::io("syncing segment", &self.path(), err))?;
+        self.file.sync_all().map_err(|err| WalError::io("syncing segment", &self.path(), err))?;
         self.shared.counters.fsyncs.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }

@@ -23,17 +23,11 @@ use crate::block::{BlockConfig, BlockReader, BlockWriter};
 const BLOCK_ID: &str = "0b1c2d3e-4f50-4a6b-8c7d-9e0f1a2b3c4d";
 
 fn fixture_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("testdata")
-        .join("v1")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("testdata").join("v1")
 }
 
 fn kv(key: &str, value: Value) -> KeyValue {
-    KeyValue {
-        key: key.into(),
-        value: Some(AnyValue { value: Some(value) }),
-        ..Default::default()
-    }
+    KeyValue { key: key.into(), value: Some(AnyValue { value: Some(value) }), ..Default::default() }
 }
 
 fn s(text: &str) -> Value {
@@ -67,10 +61,7 @@ fn fixture_traces() -> Vec<(TraceId, Trace)> {
         }],
     };
     let payments = Resource {
-        attributes: vec![
-            kv("service.name", s("payments")),
-            kv("cluster", Value::IntValue(3)),
-        ],
+        attributes: vec![kv("service.name", s("payments")), kv("cluster", Value::IntValue(3))],
         ..Default::default()
     };
     let scope = InstrumentationScope {
@@ -82,16 +73,8 @@ fn fixture_traces() -> Vec<(TraceId, Trace)> {
     let span = |id: TraceId, n: u8, parent: u8, name: &str, kind: i32, start: u64, end: u64| Span {
         trace_id: id.0.to_vec(),
         span_id: vec![0x10, 0, 0, 0, 0, 0, 0, n],
-        trace_state: if n == 1 {
-            "vendor=a".into()
-        } else {
-            String::new()
-        },
-        parent_span_id: if parent == 0 {
-            Vec::new()
-        } else {
-            vec![0x10, 0, 0, 0, 0, 0, 0, parent]
-        },
+        trace_state: if n == 1 { "vendor=a".into() } else { String::new() },
+        parent_span_id: if parent == 0 { Vec::new() } else { vec![0x10, 0, 0, 0, 0, 0, 0, parent] },
         flags: 0x101,
         name: name.into(),
         kind,
@@ -117,32 +100,12 @@ fn fixture_traces() -> Vec<(TraceId, Trace)> {
         kv(
             "tags",
             Value::ArrayValue(ArrayValue {
-                values: vec![
-                    AnyValue {
-                        value: Some(s("a")),
-                    },
-                    AnyValue {
-                        value: Some(Value::IntValue(2)),
-                    },
-                ],
+                values: vec![AnyValue { value: Some(s("a")) }, AnyValue { value: Some(Value::IntValue(2)) }],
             }),
         ),
-        kv(
-            "nested",
-            Value::KvlistValue(KeyValueList {
-                values: vec![kv("inner", Value::BoolValue(false))],
-            }),
-        ),
-        KeyValue {
-            key: "no.value".into(),
-            value: None,
-            ..Default::default()
-        },
-        KeyValue {
-            key: "empty.value".into(),
-            value: Some(AnyValue { value: None }),
-            ..Default::default()
-        },
+        kv("nested", Value::KvlistValue(KeyValueList { values: vec![kv("inner", Value::BoolValue(false))] })),
+        KeyValue { key: "no.value".into(), value: None, ..Default::default() },
+        KeyValue { key: "empty.value".into(), value: Some(AnyValue { value: None }), ..Default::default() },
     ];
     root.events = vec![span::Event {
         time_unix_nano: base + 100,
@@ -152,10 +115,7 @@ fn fixture_traces() -> Vec<(TraceId, Trace)> {
     }];
     root.dropped_events_count = 1;
     let mut child = span(first, 2, 1, "charge", 3, 1_000, 8_000);
-    child.attributes = vec![
-        kv("rpc.service", s("Payments")),
-        kv("http.status_code", s("not-an-int")),
-    ];
+    child.attributes = vec![kv("rpc.service", s("Payments")), kv("http.status_code", s("not-an-int"))];
     child.links = vec![span::Link {
         trace_id: vec![7; 16],
         span_id: vec![8; 8],
@@ -164,10 +124,7 @@ fn fixture_traces() -> Vec<(TraceId, Trace)> {
         dropped_attributes_count: 0,
         flags: 1,
     }];
-    child.status = Some(Status {
-        message: "card declined".into(),
-        code: 2,
-    });
+    child.status = Some(Status { message: "card declined".into(), code: 2 });
     child.dropped_attributes_count = 3;
     let mut db = span(first, 3, 2, "SELECT", 3, 2_000, 2_500);
     db.attributes = vec![kv("db.system", s("postgresql"))];
@@ -190,21 +147,12 @@ fn fixture_traces() -> Vec<(TraceId, Trace)> {
             first,
             Trace {
                 resource_spans: vec![
-                    batch(
-                        &checkout,
-                        "https://opentelemetry.io/schemas/1.21.0",
-                        vec![root, db],
-                    ),
+                    batch(&checkout, "https://opentelemetry.io/schemas/1.21.0", vec![root, db]),
                     batch(&payments, "", vec![child]),
                 ],
             },
         ),
-        (
-            second,
-            Trace {
-                resource_spans: vec![batch(&payments, "", vec![orphan])],
-            },
-        ),
+        (second, Trace { resource_spans: vec![batch(&payments, "", vec![orphan])] }),
     ]
 }
 
@@ -213,11 +161,7 @@ fn fixture_traces() -> Vec<(TraceId, Trace)> {
 fn write_fixture(dir: &std::path::Path) {
     std::fs::create_dir_all(dir).unwrap();
     let data = dir.join(keys::DATA);
-    let mut writer = BlockWriter::new(
-        std::fs::File::create(&data).unwrap(),
-        &BlockConfig::default(),
-    )
-    .unwrap();
+    let mut writer = BlockWriter::new(std::fs::File::create(&data).unwrap(), &BlockConfig::default()).unwrap();
     for (id, trace) in fixture_traces() {
         writer.add_trace(id, &trace, truncated(&id)).unwrap();
     }
@@ -238,11 +182,7 @@ fn write_fixture(dir: &std::path::Path) {
         compaction_level: 0,
         created_at: 0,
     };
-    std::fs::write(
-        dir.join(keys::META),
-        serde_json::to_vec_pretty(&meta).unwrap(),
-    )
-    .unwrap();
+    std::fs::write(dir.join(keys::META), serde_json::to_vec_pretty(&meta).unwrap()).unwrap();
 }
 
 #[test]
@@ -258,8 +198,7 @@ fn a_freshly_written_fixture_reads_the_same() {
 }
 
 fn check_fixture(dir: &std::path::Path) {
-    let meta: BlockMeta =
-        serde_json::from_slice(&std::fs::read(dir.join(keys::META)).unwrap()).unwrap();
+    let meta: BlockMeta = serde_json::from_slice(&std::fs::read(dir.join(keys::META)).unwrap()).unwrap();
     assert_eq!(meta.format, "v1");
     let backend = Backend::in_memory();
     let tenant = TenantId::single();
@@ -268,10 +207,7 @@ fn check_fixture(dir: &std::path::Path) {
             let bytes = std::fs::read(dir.join(name)).unwrap();
             backend
                 .store()
-                .put(
-                    &keys::block_object(&tenant, meta.block_id, name),
-                    PutPayload::from(bytes),
-                )
+                .put(&keys::block_object(&tenant, meta.block_id, name), PutPayload::from(bytes))
                 .await
                 .unwrap();
         }
@@ -283,15 +219,8 @@ fn check_fixture(dir: &std::path::Path) {
                 .unwrap()
                 .unwrap_or_else(|| panic!("fixture trace {id} not found"));
             assert_eq!(found.truncated, truncated(&id));
-            assert_eq!(
-                normalise(found.trace),
-                expected(&trace),
-                "fixture trace {id}"
-            );
+            assert_eq!(normalise(found.trace), expected(&trace), "fixture trace {id}");
         }
-        assert_eq!(
-            reader.find_trace_by_id(&meta, trace_id(3)).await.unwrap(),
-            None
-        );
+        assert_eq!(reader.find_trace_by_id(&meta, trace_id(3)).await.unwrap(), None);
     });
 }

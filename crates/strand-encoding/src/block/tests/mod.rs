@@ -38,10 +38,7 @@ pub(crate) fn truncated(id: &TraceId) -> bool {
 }
 
 /// Writes and uploads a block to a fresh in-memory backend.
-pub(crate) async fn stored_block(
-    traces: &[(TraceId, Trace)],
-    config: &BlockConfig,
-) -> (Backend, BlockMeta) {
+pub(crate) async fn stored_block(traces: &[(TraceId, Trace)], config: &BlockConfig) -> (Backend, BlockMeta) {
     let dir = tempfile::tempdir().unwrap();
     let (path, written) = write_block(&dir, traces, config);
     assert_eq!(std::fs::metadata(&path).unwrap().len(), written.data_size);
@@ -50,15 +47,7 @@ pub(crate) async fn stored_block(
     let upload = {
         let backend = backend.clone();
         tokio::spawn(async move {
-            upload_block(
-                &backend,
-                &TenantId::single(),
-                BlockId::new_random(),
-                &path,
-                &written,
-                0,
-            )
-            .await
+            upload_block(&backend, &TenantId::single(), BlockId::new_random(), &path, &written, 0).await
         })
     };
     let meta = upload.await.unwrap().unwrap();
@@ -85,9 +74,7 @@ pub(crate) fn normalise(trace: Trace) -> Trace {
         let resource = batch.resource.get_or_insert_with(Resource::default);
         resource.attributes.sort_by(|a, b| a.key.cmp(&b.key));
         for scope_spans in &mut batch.scope_spans {
-            scope_spans
-                .scope
-                .get_or_insert_with(InstrumentationScope::default);
+            scope_spans.scope.get_or_insert_with(InstrumentationScope::default);
             for span in &mut scope_spans.spans {
                 span.status.get_or_insert_with(Status::default);
                 span.attributes.sort_by(|a, b| a.key.cmp(&b.key));
@@ -103,8 +90,5 @@ pub(crate) fn expected(trace: &Trace) -> Trace {
 }
 
 pub(crate) fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
+    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
 }

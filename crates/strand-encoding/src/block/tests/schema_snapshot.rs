@@ -13,11 +13,7 @@ fn schema_text() -> String {
     let schema = block_schema();
     let mut out = String::from("# Arrow fields\n");
     for field in schema.fields() {
-        let nullable = if field.is_nullable() {
-            " (nullable)"
-        } else {
-            ""
-        };
+        let nullable = if field.is_nullable() { " (nullable)" } else { "" };
         writeln!(out, "{}: {}{nullable}", field.name(), field.data_type()).unwrap();
     }
 

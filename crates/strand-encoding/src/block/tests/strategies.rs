@@ -63,17 +63,9 @@ fn small() -> impl Strategy<Value = u32> {
 }
 
 fn resource() -> impl Strategy<Value = (Option<Resource>, String)> {
-    let entity = (
-        "[a-z]{0,4}",
-        "[a-z]{0,4}",
-        prop::collection::vec("[a-z]{1,3}", 0..2),
-    )
-        .prop_map(|(schema_url, r#type, id_keys)| EntityRef {
-            schema_url,
-            r#type,
-            id_keys,
-            description_keys: vec!["d".into()],
-        });
+    let entity = ("[a-z]{0,4}", "[a-z]{0,4}", prop::collection::vec("[a-z]{1,3}", 0..2)).prop_map(
+        |(schema_url, r#type, id_keys)| EntityRef { schema_url, r#type, id_keys, description_keys: vec!["d".into()] },
+    );
     let resource = (attributes(6), small(), prop::collection::vec(entity, 0..2)).prop_map(
         |(attributes, dropped_attributes_count, entity_refs)| Resource {
             attributes,
@@ -83,8 +75,7 @@ fn resource() -> impl Strategy<Value = (Option<Resource>, String)> {
     );
     (
         prop::option::weighted(0.9, resource),
-        prop::sample::select(vec!["", "https://opentelemetry.io/schemas/1.21.0"])
-            .prop_map(str::to_string),
+        prop::sample::select(vec!["", "https://opentelemetry.io/schemas/1.21.0"]).prop_map(str::to_string),
     )
 }
 
@@ -97,10 +88,7 @@ fn scope() -> impl Strategy<Value = (Option<InstrumentationScope>, String)> {
             dropped_attributes_count,
         },
     );
-    (
-        prop::option::weighted(0.9, scope),
-        prop::sample::select(vec!["", "s1"]).prop_map(str::to_string),
-    )
+    (prop::option::weighted(0.9, scope), prop::sample::select(vec!["", "s1"]).prop_map(str::to_string))
 }
 
 /// Span IDs come from a small pool so that duplicates (dropped by combine) and parent links
@@ -114,38 +102,19 @@ fn span() -> impl Strategy<Value = Span> {
             dropped_attributes_count,
         },
     );
-    let link = (
-        any::<[u8; 16]>(),
-        any::<[u8; 8]>(),
-        "[a-z=,]{0,6}",
-        attributes(2),
-        small(),
-        any::<u32>(),
-    )
-        .prop_map(
-            |(trace_id, span_id, trace_state, attributes, dropped_attributes_count, flags)| {
-                span::Link {
-                    trace_id: trace_id.to_vec(),
-                    span_id: span_id.to_vec(),
-                    trace_state,
-                    attributes,
-                    dropped_attributes_count,
-                    flags,
-                }
-            },
-        );
-    let status = prop::option::weighted(
-        0.9,
-        (0i32..3, "[a-z ]{0,6}").prop_map(|(code, message)| Status { message, code }),
+    let link = (any::<[u8; 16]>(), any::<[u8; 8]>(), "[a-z=,]{0,6}", attributes(2), small(), any::<u32>()).prop_map(
+        |(trace_id, span_id, trace_state, attributes, dropped_attributes_count, flags)| span::Link {
+            trace_id: trace_id.to_vec(),
+            span_id: span_id.to_vec(),
+            trace_state,
+            attributes,
+            dropped_attributes_count,
+            flags,
+        },
     );
-    let identity = (
-        1u8..25,
-        0u8..25,
-        "[a-z=,]{0,6}",
-        any::<u32>(),
-        "[a-zA-Z /]{0,8}",
-        0i32..6,
-    );
+    let status =
+        prop::option::weighted(0.9, (0i32..3, "[a-z ]{0,6}").prop_map(|(code, message)| Status { message, code }));
+    let identity = (1u8..25, 0u8..25, "[a-z=,]{0,6}", any::<u32>(), "[a-zA-Z /]{0,8}", 0i32..6);
     let times = (0u64..1_000, prop_oneof![4 => 0u64..500, 1 => any::<u64>()]);
     let lists = (
         attributes(8),
@@ -160,26 +129,14 @@ fn span() -> impl Strategy<Value = Span> {
         |(
             (id, parent, trace_state, flags, name, kind),
             (start, duration),
-            (
-                attributes,
-                dropped_attributes_count,
-                events,
-                dropped_events_count,
-                links,
-                dropped_links_count,
-                status,
-            ),
+            (attributes, dropped_attributes_count, events, dropped_events_count, links, dropped_links_count, status),
         )| {
             let start = 1_700_000_000_000_000_000 + start * 1_000;
             Span {
                 trace_id: Vec::new(),
                 span_id: vec![id; 8],
                 trace_state,
-                parent_span_id: if parent == 0 {
-                    Vec::new()
-                } else {
-                    vec![parent; 8]
-                },
+                parent_span_id: if parent == 0 { Vec::new() } else { vec![parent; 8] },
                 flags,
                 name,
                 kind,
@@ -201,21 +158,10 @@ fn span() -> impl Strategy<Value = Span> {
 /// One trace: a few batches of a few scopes of a few spans. Span `trace_id`s are set by
 /// [`traces`], to the trace's ID, as ingest guarantees.
 pub(crate) fn trace() -> impl Strategy<Value = Trace> {
-    let scope_spans =
-        (scope(), prop::collection::vec(span(), 1..5)).prop_map(|((scope, schema_url), spans)| {
-            ScopeSpans {
-                scope,
-                spans,
-                schema_url,
-            }
-        });
-    let batch = (resource(), prop::collection::vec(scope_spans, 1..3)).prop_map(
-        |((resource, schema_url), scope_spans)| ResourceSpans {
-            resource,
-            scope_spans,
-            schema_url,
-        },
-    );
+    let scope_spans = (scope(), prop::collection::vec(span(), 1..5))
+        .prop_map(|((scope, schema_url), spans)| ScopeSpans { scope, spans, schema_url });
+    let batch = (resource(), prop::collection::vec(scope_spans, 1..3))
+        .prop_map(|((resource, schema_url), scope_spans)| ResourceSpans { resource, scope_spans, schema_url });
     prop::collection::vec(batch, 1..4).prop_map(|resource_spans| Trace { resource_spans })
 }
 
@@ -224,11 +170,8 @@ pub(crate) fn traces(max: usize) -> impl Strategy<Value = Vec<(TraceId, Trace)>>
     prop::collection::btree_map(any::<[u8; 16]>(), trace(), 1..max).prop_map(|map| {
         map.into_iter()
             .map(|(id, mut trace)| {
-                for span in trace
-                    .resource_spans
-                    .iter_mut()
-                    .flat_map(|rs| &mut rs.scope_spans)
-                    .flat_map(|ss| &mut ss.spans)
+                for span in
+                    trace.resource_spans.iter_mut().flat_map(|rs| &mut rs.scope_spans).flat_map(|ss| &mut ss.spans)
                 {
                     span.trace_id = id.to_vec();
                 }

@@ -47,11 +47,7 @@ async fn concurrent_appends_replay_exactly_in_per_task_order() {
     }
     assert_eq!(seen.len(), tasks as usize);
     for indexes in seen.values() {
-        assert_eq!(
-            indexes,
-            &(0..per_task).collect::<Vec<_>>(),
-            "each task's records, once each, in order"
-        );
+        assert_eq!(indexes, &(0..per_task).collect::<Vec<_>>(), "each task's records, once each, in order");
     }
     let payload_bytes: u64 = records.iter().map(|(_, p)| p.len() as u64).sum();
     assert_eq!(stats.bytes, payload_bytes);
@@ -68,20 +64,13 @@ async fn group_commit_shares_syncs_between_concurrent_appends() {
     assert_eq!(stats.records, 1000);
     assert!(stats.groups < 1000, "{stats:?}");
     assert!(stats.fsyncs - before.fsyncs < 1000, "{stats:?}");
-    assert_eq!(
-        stats.fsyncs - before.fsyncs,
-        stats.groups,
-        "one sync per group"
-    );
+    assert_eq!(stats.fsyncs - before.fsyncs, stats.groups, "one sync per group");
 }
 
 #[tokio::test]
 async fn group_commit_interval_waits_to_gather_a_group() {
     let dir = tempfile::tempdir().unwrap();
-    let config = WalConfig {
-        group_commit_interval: Duration::millis(200),
-        ..config()
-    };
+    let config = WalConfig { group_commit_interval: Duration::millis(200), ..config() };
     let wal = Wal::open(dir.path(), &config).unwrap();
     let results = join_all((0..100).map(|i| wal.append(record(0, i)))).await;
     assert!(results.iter().all(Result::is_ok));
@@ -93,10 +82,7 @@ async fn group_commit_interval_waits_to_gather_a_group() {
 #[tokio::test]
 async fn pending_bytes_bound_the_queue_and_larger_records_still_pass() {
     let dir = tempfile::tempdir().unwrap();
-    let config = WalConfig {
-        max_pending_bytes: Size(256),
-        ..config()
-    };
+    let config = WalConfig { max_pending_bytes: Size(256), ..config() };
     let wal = Wal::open(dir.path(), &config).unwrap();
     let payload = Bytes::from(vec![b'p'; 100]);
     let results = join_all((0..200).map(|_| wal.append(payload.clone()))).await;
@@ -112,14 +98,7 @@ async fn pending_bytes_bound_the_queue_and_larger_records_still_pass() {
 #[tokio::test]
 async fn fsync_off_still_acknowledges_and_persists() {
     let dir = tempfile::tempdir().unwrap();
-    let wal = Wal::open(
-        dir.path(),
-        &WalConfig {
-            fsync: false,
-            ..config()
-        },
-    )
-    .unwrap();
+    let wal = Wal::open(dir.path(), &WalConfig { fsync: false, ..config() }).unwrap();
     for i in 0..10 {
         wal.append(record(0, i)).await.unwrap();
     }
@@ -127,16 +106,9 @@ async fn fsync_off_still_acknowledges_and_persists() {
     assert!(wal.stats().groups >= 1);
     // Acknowledged means handed to the OS: readable before the segment is closed.
     let (records, _) = replay_all(dir.path());
-    assert_eq!(
-        payloads(&records),
-        (0..10).map(|i| record(0, i)).collect::<Vec<_>>()
-    );
+    assert_eq!(payloads(&records), (0..10).map(|i| record(0, i)).collect::<Vec<_>>());
     wal.close().await.unwrap();
-    assert_eq!(
-        wal.stats().fsyncs,
-        1,
-        "a closed segment is synced even with fsync off"
-    );
+    assert_eq!(wal.stats().fsyncs, 1, "a closed segment is synced even with fsync off");
 }
 
 #[tokio::test]
@@ -154,16 +126,9 @@ async fn rotate_orders_with_appends_and_delete_removes_only_older_segments() {
     assert_eq!(segment_files(dir.path()).len(), 3);
 
     wal.delete_segments_before(third).unwrap();
-    assert_eq!(
-        segment_files(dir.path()),
-        vec![segment_path(dir.path(), third)]
-    );
+    assert_eq!(segment_files(dir.path()), vec![segment_path(dir.path(), third)]);
     wal.delete_segments_before(u64::MAX).unwrap();
-    assert_eq!(
-        segment_files(dir.path()),
-        vec![segment_path(dir.path(), third)],
-        "current segment is kept"
-    );
+    assert_eq!(segment_files(dir.path()), vec![segment_path(dir.path(), third)], "current segment is kept");
     assert_eq!(wal.dir(), dir.path());
     wal.close().await.unwrap();
 
@@ -202,28 +167,14 @@ async fn reopen_starts_a_new_segment_and_old_records_still_replay() {
     wal.close().await.unwrap();
 
     let (records, stats) = replay_all(dir.path());
-    assert_eq!(
-        records,
-        vec![
-            (first, record(0, 0)),
-            (first, record(0, 1)),
-            (second, record(0, 2))
-        ]
-    );
+    assert_eq!(records, vec![(first, record(0, 0)), (first, record(0, 1)), (second, record(0, 2))]);
     assert_eq!(stats.segments, 2);
 }
 
 #[tokio::test]
 async fn segments_roll_at_segment_size() {
     let dir = tempfile::tempdir().unwrap();
-    let wal = Wal::open(
-        dir.path(),
-        &WalConfig {
-            segment_size: Size(1024),
-            ..config()
-        },
-    )
-    .unwrap();
+    let wal = Wal::open(dir.path(), &WalConfig { segment_size: Size(1024), ..config() }).unwrap();
     let mut expected = Vec::new();
     for i in 0..100 {
         let seq = wal.append(record(0, i)).await.unwrap();
@@ -251,10 +202,7 @@ async fn a_failed_write_fails_its_group_and_everything_after() {
     for result in results {
         assert!(matches!(result, Err(WalError::Failed { .. })), "{result:?}");
     }
-    assert!(matches!(
-        wal.append(record(0, 99)).await,
-        Err(WalError::Failed { .. })
-    ));
+    assert!(matches!(wal.append(record(0, 99)).await, Err(WalError::Failed { .. })));
     assert!(matches!(wal.rotate().await, Err(WalError::Failed { .. })));
     assert!(matches!(wal.close().await, Err(WalError::Failed { .. })));
     let (records, _) = replay_all(dir.path());
@@ -289,10 +237,7 @@ async fn close_keeps_every_acknowledged_record_and_refuses_later_ones() {
     while let Some(done) = set.join_next().await {
         acked.extend(done.unwrap());
     }
-    assert!(matches!(
-        wal.append(record(9, 0)).await,
-        Err(WalError::Closed)
-    ));
+    assert!(matches!(wal.append(record(9, 0)).await, Err(WalError::Closed)));
     assert!(matches!(wal.rotate().await, Err(WalError::Closed)));
     wal.close().await.unwrap();
 
@@ -305,15 +250,9 @@ async fn close_keeps_every_acknowledged_record_and_refuses_later_ones() {
 async fn empty_and_oversized_records_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let wal = Wal::open(dir.path(), &config()).unwrap();
-    assert!(matches!(
-        wal.append(Bytes::new()).await,
-        Err(WalError::RecordSize { len: 0, .. })
-    ));
+    assert!(matches!(wal.append(Bytes::new()).await, Err(WalError::RecordSize { len: 0, .. })));
     let huge = Bytes::from(vec![0u8; crate::wal::MAX_RECORD_LEN + 1]);
-    assert!(matches!(
-        wal.append(huge).await,
-        Err(WalError::RecordSize { .. })
-    ));
+    assert!(matches!(wal.append(huge).await, Err(WalError::RecordSize { .. })));
     wal.append(record(0, 0)).await.unwrap();
 }
 

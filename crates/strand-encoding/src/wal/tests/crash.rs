@@ -22,10 +22,7 @@ fn kill_9_loses_no_acknowledged_record() {
     let dir = tempfile::tempdir().unwrap();
     // Run this same test in a child process, in child mode.
     let module = module_path!();
-    let test_name = format!(
-        "{}::kill_9_loses_no_acknowledged_record",
-        module.split_once("::").unwrap().1
-    );
+    let test_name = format!("{}::kill_9_loses_no_acknowledged_record", module.split_once("::").unwrap().1);
     let child = std::process::Command::new(std::env::current_exe().unwrap())
         .args(["--exact", &test_name, "--nocapture", "--test-threads=1"])
         .env(CRASH_CHILD_DIR, dir.path())
@@ -73,15 +70,8 @@ fn kill_9_loses_no_acknowledged_record() {
         let indexes = replayed.get(task).cloned().unwrap_or_default();
         // Each task appends one record at a time, so what survives is a prefix without holes
         // that covers everything acknowledged (and at most the one record in flight).
-        assert_eq!(
-            indexes,
-            (0..indexes.len() as u32).collect::<Vec<_>>(),
-            "task {task}"
-        );
-        assert!(
-            indexes.len() as u32 > *last_acked,
-            "task {task} lost acknowledged records"
-        );
+        assert_eq!(indexes, (0..indexes.len() as u32).collect::<Vec<_>>(), "task {task}");
+        assert!(indexes.len() as u32 > *last_acked, "task {task} lost acknowledged records");
     }
     let (_, again) = replay_all(dir.path());
     assert_eq!(again.truncated_bytes, 0);
@@ -98,21 +88,10 @@ impl Drop for KillOnDrop {
 
 /// Appends from several tasks until killed, printing each acknowledgement after it arrives.
 fn crash_child(dir: &Path) {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     runtime.block_on(async {
         // Small segments, so the kill may also land while one is rolled.
-        let wal = Wal::open(
-            dir,
-            &WalConfig {
-                segment_size: Size(16 * 1024),
-                ..config()
-            },
-        )
-        .unwrap();
+        let wal = Wal::open(dir, &WalConfig { segment_size: Size(16 * 1024), ..config() }).unwrap();
         let mut set = tokio::task::JoinSet::new();
         for task in 0..8 {
             let wal = wal.clone();

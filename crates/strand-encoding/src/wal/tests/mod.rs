@@ -19,10 +19,7 @@ pub(super) fn config() -> WalConfig {
 /// A record that says who wrote it, with lengths that vary from record to record.
 pub(super) fn record(task: u32, i: u32) -> Bytes {
     let mut text = format!("{task}:{i}:");
-    text.extend(std::iter::repeat_n(
-        'x',
-        (i as usize * 7 + task as usize) % 61,
-    ));
+    text.extend(std::iter::repeat_n('x', (i as usize * 7 + task as usize) % 61));
     Bytes::from(text)
 }
 
@@ -45,10 +42,7 @@ pub(super) fn payloads(records: &[(u64, Bytes)]) -> Vec<Bytes> {
 }
 
 pub(super) fn segment_files(dir: &Path) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
     files.sort();
     files
 }

@@ -52,22 +52,13 @@ async fn torn_tail_is_truncated_at_every_offset_of_the_last_record() {
             std::fs::write(&torn, &bytes).unwrap();
 
             let (records, stats) = replay_all(dir.path());
-            assert_eq!(
-                payloads(&records),
-                expected,
-                "cut at {cut}, {} bytes of garbage",
-                garbage.len()
-            );
+            assert_eq!(payloads(&records), expected, "cut at {cut}, {} bytes of garbage", garbage.len());
             assert_eq!(stats.truncated_bytes, (bytes.len() - last_start) as u64);
             assert_eq!(std::fs::metadata(&torn).unwrap().len(), last_start as u64);
 
             let (again, stats) = replay_all(dir.path());
             assert_eq!(payloads(&again), expected);
-            assert_eq!(
-                (stats.truncated_bytes, stats.corrupt_records),
-                (0, 0),
-                "second replay is clean"
-            );
+            assert_eq!((stats.truncated_bytes, stats.corrupt_records), (0, 0), "second replay is clean");
         }
     }
 }
@@ -88,11 +79,7 @@ async fn tear_inside_the_header_or_any_record_keeps_what_precedes_it() {
         std::fs::write(dir.path().join(name), &original[..cut]).unwrap();
         let complete = ends.iter().skip(1).filter(|end| **end <= cut).count() as u32;
         let (records, _) = replay_all(dir.path());
-        assert_eq!(
-            payloads(&records),
-            (0..complete).map(|i| record(0, i)).collect::<Vec<_>>(),
-            "cut at {cut}"
-        );
+        assert_eq!(payloads(&records), (0..complete).map(|i| record(0, i)).collect::<Vec<_>>(), "cut at {cut}");
     }
 }
 
@@ -142,19 +129,12 @@ async fn a_bad_checksum_mid_segment_costs_only_that_record() {
         bytes[byte] ^= 0x40;
         std::fs::write(&damaged_path, &bytes).unwrap();
 
-        let expected: Vec<Bytes> = (0..10)
-            .filter(|i| *i != damaged_record as u32)
-            .map(|i| record(0, i))
-            .collect();
+        let expected: Vec<Bytes> = (0..10).filter(|i| *i != damaged_record as u32).map(|i| record(0, i)).collect();
         for _ in 0..2 {
             let (records, stats) = replay_all(dir.path());
             assert_eq!(payloads(&records), expected);
             assert_eq!((stats.corrupt_records, stats.truncated_bytes), (1, 0));
-            assert_eq!(
-                std::fs::read(&damaged_path).unwrap(),
-                bytes,
-                "records after the damage are kept"
-            );
+            assert_eq!(std::fs::read(&damaged_path).unwrap(), bytes, "records after the damage are kept");
         }
     }
 }
@@ -170,14 +150,8 @@ async fn a_bad_checksum_on_the_last_record_is_a_torn_tail() {
     std::fs::write(&damaged, &bytes).unwrap();
 
     let (records, stats) = replay_all(dir.path());
-    assert_eq!(
-        payloads(&records),
-        (0..3).map(|i| record(0, i)).collect::<Vec<_>>()
-    );
-    assert_eq!(
-        (stats.truncated_bytes, stats.corrupt_records),
-        ((bytes.len() - last) as u64, 0)
-    );
+    assert_eq!(payloads(&records), (0..3).map(|i| record(0, i)).collect::<Vec<_>>());
+    assert_eq!((stats.truncated_bytes, stats.corrupt_records), ((bytes.len() - last) as u64, 0));
     assert_eq!(std::fs::metadata(&damaged).unwrap().len(), last as u64);
 }
 
@@ -192,10 +166,7 @@ async fn an_impossible_length_truncates_the_segment_there() {
     std::fs::write(&damaged, &bytes).unwrap();
 
     let (records, stats) = replay_all(dir.path());
-    assert_eq!(
-        payloads(&records),
-        (0..5).map(|i| record(0, i)).collect::<Vec<_>>()
-    );
+    assert_eq!(payloads(&records), (0..5).map(|i| record(0, i)).collect::<Vec<_>>());
     assert_eq!(stats.truncated_bytes, (bytes.len() - offsets[5]) as u64);
 }
 
@@ -208,10 +179,7 @@ async fn replay_skips_files_it_cannot_read_and_open_numbers_after_them() {
     std::fs::write(dir.path().join("notes.txt"), b"hello").unwrap();
 
     let (records, stats) = replay_all(dir.path());
-    assert_eq!(
-        payloads(&records),
-        (0..3).map(|i| record(0, i)).collect::<Vec<_>>()
-    );
+    assert_eq!(payloads(&records), (0..3).map(|i| record(0, i)).collect::<Vec<_>>());
     assert_eq!(stats.segments, 1);
     let wal = Wal::open(dir.path(), &config()).unwrap();
     assert_eq!(wal.current_segment(), 101);
