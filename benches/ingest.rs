@@ -83,7 +83,11 @@ fn main() -> anyhow::Result<()> {
         report.add(format!("{name}: push latency p99"), ms(latency.p99), "ms");
         report.add(format!("{name}: /flush after the run"), run.flush.as_secs_f64(), "s");
         report.add(format!("{name}: server peak RSS"), run.peak_rss as f64 / (1 << 20) as f64, "MiB");
-        report.add(format!("{name}: spans in blocks / spans acknowledged"), run.stored_spans as f64 / run.total_spans as f64, "");
+        report.add(
+            format!("{name}: spans in blocks / spans acknowledged"),
+            run.stored_spans as f64 / run.total_spans as f64,
+            "",
+        );
         report.detail(
             &format!("{name} run"),
             serde_json::json!({
@@ -106,7 +110,11 @@ fn main() -> anyhow::Result<()> {
             eprintln!("{name} failure: {sample}");
         }
         if !run.problems.is_empty() {
-            report.note(format!("{name}: the server logged {} warnings/errors, first: {}", run.problems.len(), run.problems[0]));
+            report.note(format!(
+                "{name}: the server logged {} warnings/errors, first: {}",
+                run.problems.len(),
+                run.problems[0]
+            ));
         }
     }
     let ratio = |run: &Run| run.load.spans as f64 / run.window_cpu / decode * 100.0;

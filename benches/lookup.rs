@@ -66,7 +66,8 @@ fn main() -> anyhow::Result<()> {
 
     if one_block {
         let single = tempfile::tempdir()?;
-        let (known_single, written_single) = runtime.block_on(write_blocks(single.path(), &data, blocks, per_block, 1))?;
+        let (known_single, written_single) =
+            runtime.block_on(write_blocks(single.path(), &data, blocks, per_block, 1))?;
         println!("contrast: the same {} traces in {written_single} block(s); restarting strand...", known_single.len());
         let contrast = runtime.block_on(measure(single.path(), &known_single, lookups, false))?;
         contrast.add_to(&mut report, &format!("{written_single} block(s)"), false);
@@ -76,7 +77,9 @@ fn main() -> anyhow::Result<()> {
         "{blocks} blocks of {} spans each ({per_block} requests of 512); server restarted before the lookups, warm-up of {WARM_UP_LOOKUPS} other IDs; the OS page cache is warm (files were just written)",
         per_block * 512
     ));
-    report.note("every found trace was decoded and checked: right trace ID and every span written; unknown IDs must answer 404");
+    report.note(
+        "every found trace was decoded and checked: right trace ID and every span written; unknown IDs must answer 404",
+    );
     report.note("client and server share the machine's 2 CPUs; latencies include the HTTP client");
     report.detail("config", serde_json::json!({ "blocks": blocks, "requests_per_block": per_block, "lookups": lookups, "in_flight": IN_FLIGHT }));
     report.print();
@@ -104,7 +107,9 @@ async fn write_blocks(
         }
         for position in plan.first..plan.end.unwrap_or(plan.first) {
             let (request, pass) = data.at(position);
-            known.extend(request.traces.iter().map(|t| Known { id: trace_id_in_round(t.trace_id, pass), spans: t.spans }));
+            known.extend(
+                request.traces.iter().map(|t| Known { id: trace_id_in_round(t.trace_id, pass), spans: t.spans }),
+            );
         }
         if flushes == rounds || round + 1 == rounds {
             server.flush().await?;
@@ -148,7 +153,11 @@ impl Measured {
             report.add(format!("{label}: known ID, {IN_FLIGHT} in flight p90"), ms(p.p90), "ms");
             report.add(format!("{label}: known ID, {IN_FLIGHT} in flight p99"), ms(p.p99), "ms");
             report.add(format!("{label}: known ID, {IN_FLIGHT} in flight max"), ms(p.max), "ms");
-            report.add(format!("{label}: known ID, {IN_FLIGHT} in flight throughput"), self.concurrent_rate, "lookups/s");
+            report.add(
+                format!("{label}: known ID, {IN_FLIGHT} in flight throughput"),
+                self.concurrent_rate,
+                "lookups/s",
+            );
         }
         report.add(
             format!("{label}: unknown IDs slower than {} ms (filter false positive)", SLOW_UNKNOWN.as_millis()),
@@ -158,7 +167,11 @@ impl Measured {
         report.add(format!("{label}: inspectedBytes per lookup (mean)"), self.inspected_bytes_mean, "B");
         report.add(format!("{label}: server peak RSS"), self.peak_rss as f64 / (1 << 20) as f64, "MiB");
         if !self.problems.is_empty() {
-            report.note(format!("{label}: the server logged {} warnings/errors, first: {}", self.problems.len(), self.problems[0]));
+            report.note(format!(
+                "{label}: the server logged {} warnings/errors, first: {}",
+                self.problems.len(),
+                self.problems[0]
+            ));
         }
         report.detail(
             label,
@@ -186,7 +199,8 @@ async fn measure(folder: &Path, known: &[Known], lookups: usize, with_concurrenc
     let mut rng = StdRng::seed_from_u64(SEED ^ 0x1007);
     let wanted = WARM_UP_LOOKUPS + lookups * if with_concurrency { 2 } else { 1 };
     ensure!(known.len() >= wanted, "only {} traces written, {wanted} needed", known.len());
-    let picked: Vec<Known> = rand::seq::index::sample(&mut rng, known.len(), wanted).into_iter().map(|i| known[i]).collect();
+    let picked: Vec<Known> =
+        rand::seq::index::sample(&mut rng, known.len(), wanted).into_iter().map(|i| known[i]).collect();
     let (warm_up, rest) = picked.split_at(WARM_UP_LOOKUPS);
     let (sequential_ids, concurrent_ids) = rest.split_at(lookups);
 
@@ -245,11 +259,19 @@ async fn measure(folder: &Path, known: &[Known], lookups: usize, with_concurrenc
     for _ in 0..lookups {
         let id: [u8; 16] = rng.random();
         let started = Instant::now();
-        let response = client.get(format!("{}/api/v2/traces/{}", server.http, hex::encode(id))).header("accept", "application/protobuf").send().await?;
+        let response = client
+            .get(format!("{}/api/v2/traces/{}", server.http, hex::encode(id)))
+            .header("accept", "application/protobuf")
+            .send()
+            .await?;
         let status = response.status();
         response.bytes().await?;
         unknown.push(started.elapsed());
-        ensure!(status == reqwest::StatusCode::NOT_FOUND, "unknown trace {} answered {status}, not 404", hex::encode(id));
+        ensure!(
+            status == reqwest::StatusCode::NOT_FOUND,
+            "unknown trace {} answered {status}, not 404",
+            hex::encode(id)
+        );
     }
 
     let unknown_slow_share = unknown.iter().filter(|&&t| t > SLOW_UNKNOWN).count() as f64 / unknown.len().max(1) as f64;
@@ -273,13 +295,15 @@ async fn measure(folder: &Path, known: &[Known], lookups: usize, with_concurrenc
 /// Fetches one known trace and checks it; returns the `inspectedBytes` the server reported.
 async fn fetch(client: &reqwest::Client, base: &str, trace: Known) -> anyhow::Result<u64> {
     let id = hex::encode(trace.id);
-    let response = client.get(format!("{base}/api/v2/traces/{id}")).header("accept", "application/protobuf").send().await?;
+    let response =
+        client.get(format!("{base}/api/v2/traces/{id}")).header("accept", "application/protobuf").send().await?;
     let status = response.status();
     let body = response.bytes().await?;
     if status != reqwest::StatusCode::OK {
         bail!("trace {id} answered {status}: {}", String::from_utf8_lossy(&body));
     }
-    let decoded = TraceByIdResponse::decode(body).with_context(|| format!("trace {id}: undecodable TraceByIDResponse"))?;
+    let decoded =
+        TraceByIdResponse::decode(body).with_context(|| format!("trace {id}: undecodable TraceByIDResponse"))?;
     let spans: Vec<_> = decoded
         .trace
         .iter()
@@ -288,6 +312,11 @@ async fn fetch(client: &reqwest::Client, base: &str, trace: Known) -> anyhow::Re
         .flat_map(|ss| &ss.spans)
         .collect();
     ensure!(spans.iter().all(|s| s.trace_id == trace.id), "trace {id}: a span with another trace ID came back");
-    ensure!(spans.len() == trace.spans as usize, "trace {id}: {} spans came back, {} were written", spans.len(), trace.spans);
+    ensure!(
+        spans.len() == trace.spans as usize,
+        "trace {id}: {} spans came back, {} were written",
+        spans.len(),
+        trace.spans
+    );
     Ok(decoded.metrics.map(|m| m.inspected_bytes).unwrap_or(0))
 }

@@ -37,14 +37,20 @@ fn main() -> anyhow::Result<()> {
         zstd_bytes += zstd::bulk::compress(&request.bytes, ZSTD_LEVEL)?.len() as u64;
     }
     let zstd_per_span = zstd_bytes as f64 / data.spans as f64;
-    println!("baselines over {} requests: raw OTLP {raw_per_span:.1} B/span, zstd-{ZSTD_LEVEL} per request {zstd_per_span:.1} B/span", REQUESTS);
+    println!(
+        "baselines over {} requests: raw OTLP {raw_per_span:.1} B/span, zstd-{ZSTD_LEVEL} per request {zstd_per_span:.1} B/span",
+        REQUESTS
+    );
 
     let requests = target_spans.div_ceil(SPANS_PER_REQUEST as u64);
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     let folder = tempfile::tempdir()?;
     let measured = runtime.block_on(async {
         let server = Server::start(folder.path()).await?;
-        println!("ingesting {} spans over OTLP/gRPC (stopping after {seconds:?} if not done)...", requests * SPANS_PER_REQUEST as u64);
+        println!(
+            "ingesting {} spans over OTLP/gRPC (stopping after {seconds:?} if not done)...",
+            requests * SPANS_PER_REQUEST as u64
+        );
         let plan = Plan { first: 0, end: Some(requests), deadline: Some(Instant::now() + seconds) };
         let load = load::drive(Transport::Grpc, &server.otlp_grpc, Arc::clone(&data), CLIENTS, plan).await?;
         let flush = server.flush().await?;
@@ -76,9 +82,27 @@ fn main() -> anyhow::Result<()> {
     report.compare("spans in blocks (meta.json totalSpans)", stored_spans as f64, "spans", spans, "acknowledged");
     report.add("traces in blocks", stored_traces as f64, "traces");
     report.add("blocks written", metas.len() as f64, "blocks");
-    report.compare("stored bytes / span (all files) vs raw", total as f64 / spans, "B/span", raw_per_span, "raw OTLP protobuf");
-    report.compare("stored bytes / span (all files) vs zstd", total as f64 / spans, "B/span", zstd_per_span, "zstd-3 of OTLP, per request");
-    report.compare("data.parquet bytes / span", of("data.parquet") as f64 / spans, "B/span", zstd_per_span, "zstd-3 of OTLP, per request");
+    report.compare(
+        "stored bytes / span (all files) vs raw",
+        total as f64 / spans,
+        "B/span",
+        raw_per_span,
+        "raw OTLP protobuf",
+    );
+    report.compare(
+        "stored bytes / span (all files) vs zstd",
+        total as f64 / spans,
+        "B/span",
+        zstd_per_span,
+        "zstd-3 of OTLP, per request",
+    );
+    report.compare(
+        "data.parquet bytes / span",
+        of("data.parquet") as f64 / spans,
+        "B/span",
+        zstd_per_span,
+        "zstd-3 of OTLP, per request",
+    );
     report.add("filter bytes / span", of("filter") as f64 / spans, "B/span");
     report.add("meta.json bytes / block", of("meta.json") as f64 / metas.len().max(1) as f64, "B");
     report.add("ingest rate (wall clock, 2 cores shared with the load)", spans / load.wall.as_secs_f64(), "spans/s");
@@ -116,6 +140,10 @@ fn main() -> anyhow::Result<()> {
     report.print();
     println!("written to {}", report.write_json()?.display());
     anyhow::ensure!(load.failures == 0, "{} pushes failed; the figures above are not valid", load.failures);
-    anyhow::ensure!(stored_spans == load.spans, "blocks hold {stored_spans} spans but {} were acknowledged", load.spans);
+    anyhow::ensure!(
+        stored_spans == load.spans,
+        "blocks hold {stored_spans} spans but {} were acknowledged",
+        load.spans
+    );
     Ok(())
 }

@@ -136,7 +136,10 @@ impl Dataset {
         let decoded = ExportTraceServiceRequest::decode(first.in_round(round))?;
         let original = ExportTraceServiceRequest::decode(first.bytes.clone())?;
         let spans = |r: &ExportTraceServiceRequest| -> Vec<Span> {
-            r.resource_spans.iter().flat_map(|rs| rs.scope_spans.iter().flat_map(|ss| ss.spans.iter().cloned())).collect()
+            r.resource_spans
+                .iter()
+                .flat_map(|rs| rs.scope_spans.iter().flat_map(|ss| ss.spans.iter().cloned()))
+                .collect()
         };
         for (moved, was) in spans(&decoded).iter().zip(spans(&original).iter()) {
             let expect_trace = trace_id_in_round(to_array(&was.trace_id)?, round);
@@ -148,7 +151,10 @@ impl Dataset {
                     "parent id rewriting is broken"
                 );
             }
-            anyhow::ensure!(moved.name == was.name && moved.attributes == was.attributes, "rewriting touched more than ids");
+            anyhow::ensure!(
+                moved.name == was.name && moved.attributes == was.attributes,
+                "rewriting touched more than ids"
+            );
         }
         Ok(())
     }
@@ -297,7 +303,13 @@ impl Generator {
                 };
                 (parent_id, kind, name, begin, length)
             };
-            let status_code = if failed { 500 } else if not_found { 404 } else { 200 };
+            let status_code = if failed {
+                500
+            } else if not_found {
+                404
+            } else {
+                200
+            };
             let status = if failed && index == 0 {
                 Some(Status { message: "upstream request failed".to_string(), code: status::StatusCode::Error as i32 })
             } else {
@@ -360,5 +372,9 @@ fn string(key: &str, value: &str) -> KeyValue {
 }
 
 fn int(key: &str, value: i64) -> KeyValue {
-    KeyValue { key: key.to_string(), value: Some(AnyValue { value: Some(any_value::Value::IntValue(value)) }), ..Default::default() }
+    KeyValue {
+        key: key.to_string(),
+        value: Some(AnyValue { value: Some(any_value::Value::IntValue(value)) }),
+        ..Default::default()
+    }
 }

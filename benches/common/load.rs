@@ -141,7 +141,8 @@ impl Exporter {
     async fn connect(transport: Transport, endpoint: &str) -> anyhow::Result<Exporter> {
         Ok(match transport {
             Transport::Grpc => {
-                let channel = Channel::from_shared(endpoint.to_string())?.connect().await.context("cannot connect over gRPC")?;
+                let channel =
+                    Channel::from_shared(endpoint.to_string())?.connect().await.context("cannot connect over gRPC")?;
                 Exporter::Grpc(tonic::client::Grpc::new(channel))
             }
             Transport::Http => Exporter::Http {
@@ -164,8 +165,12 @@ impl Exporter {
                 response.into_inner()
             }
             Exporter::Http { client, url } => {
-                let response =
-                    client.post(url.as_str()).header("content-type", "application/x-protobuf").body(body).send().await?;
+                let response = client
+                    .post(url.as_str())
+                    .header("content-type", "application/x-protobuf")
+                    .body(body)
+                    .send()
+                    .await?;
                 let status = response.status();
                 let answer = response.bytes().await?;
                 if status != reqwest::StatusCode::OK {
@@ -192,7 +197,8 @@ pub async fn export_with_generated_client(endpoint: &str, bodies: &[Bytes]) -> a
     for body in bodies {
         let request = ExportTraceServiceRequest::decode(body.clone())?;
         spans += request.resource_spans.iter().flat_map(|r| &r.scope_spans).map(|s| s.spans.len() as u64).sum::<u64>();
-        let answer = client.export(request).await.map_err(|s| anyhow::anyhow!("grpc {:?}: {}", s.code(), s.message()))?;
+        let answer =
+            client.export(request).await.map_err(|s| anyhow::anyhow!("grpc {:?}: {}", s.code(), s.message()))?;
         if let Some(partial) = answer.into_inner().partial_success
             && partial.rejected_spans != 0
         {

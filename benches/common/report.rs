@@ -30,7 +30,8 @@ pub struct Report {
 
 impl Report {
     pub fn new(name: &str) -> Report {
-        let mut report = Report { name: name.to_string(), rows: Vec::new(), notes: Vec::new(), details: serde_json::Map::new() };
+        let mut report =
+            Report { name: name.to_string(), rows: Vec::new(), notes: Vec::new(), details: serde_json::Map::new() };
         // Other work on the machine skews every figure; say how busy it was.
         let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
         let load: Vec<&str> = load.split_whitespace().take(3).collect();
@@ -44,7 +45,14 @@ impl Report {
     }
 
     /// A figure with the baseline it should be read against; the ratio is `value / baseline`.
-    pub fn compare(&mut self, figure: impl Into<String>, value: f64, unit: &str, baseline: f64, what: impl Into<String>) {
+    pub fn compare(
+        &mut self,
+        figure: impl Into<String>,
+        value: f64,
+        unit: &str,
+        baseline: f64,
+        what: impl Into<String>,
+    ) {
         self.rows.push(Row {
             figure: figure.into(),
             value,
@@ -129,7 +137,8 @@ impl Report {
                 entry
             })
             .collect();
-        let unix_secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+        let unix_secs =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
         let document = json!({
             "bench": self.name,
             "unix_time": unix_secs,

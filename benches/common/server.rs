@@ -224,7 +224,8 @@ fn clock_ticks() -> u64 {
 
 fn status_kib(pid: u32, field: &str) -> anyhow::Result<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    let line = status.lines().find(|l| l.starts_with(field)).with_context(|| format!("no {field} in /proc/{pid}/status"))?;
+    let line =
+        status.lines().find(|l| l.starts_with(field)).with_context(|| format!("no {field} in /proc/{pid}/status"))?;
     Ok(line.split_whitespace().nth(1).context("malformed status line")?.parse()?)
 }
 
@@ -234,7 +235,10 @@ pub fn sizes_by_name(dir: &Path) -> anyhow::Result<std::collections::BTreeMap<St
 }
 
 /// Files and bytes under `dir`, grouped by `key` of the file name.
-pub fn sizes_by(dir: &Path, key: impl Fn(&str) -> String) -> anyhow::Result<std::collections::BTreeMap<String, (u64, u64)>> {
+pub fn sizes_by(
+    dir: &Path,
+    key: impl Fn(&str) -> String,
+) -> anyhow::Result<std::collections::BTreeMap<String, (u64, u64)>> {
     let mut sizes = std::collections::BTreeMap::new();
     let mut pending = vec![dir.to_path_buf()];
     while let Some(folder) = pending.pop() {
