@@ -81,6 +81,7 @@ fn main() -> anyhow::Result<()> {
         report.add(format!("{name}: load generator CPU cores busy"), run.generator_cpu / wall, "cores");
         report.add(format!("{name}: push latency p50"), ms(latency.p50), "ms");
         report.add(format!("{name}: push latency p99"), ms(latency.p99), "ms");
+        report.add(format!("{name}: push latency max"), ms(latency.max), "ms");
         report.add(format!("{name}: /flush after the run"), run.flush.as_secs_f64(), "s");
         report.add(format!("{name}: server peak RSS"), run.peak_rss as f64 / (1 << 20) as f64, "MiB");
         report.add(

@@ -132,6 +132,8 @@ struct Measured {
     /// the querier read that block.
     unknown_slow_share: f64,
     inspected_bytes_mean: f64,
+    /// Resident memory once `/ready` answered after the restart.
+    ready_rss: u64,
     peak_rss: u64,
     problems: Vec<String>,
 }
@@ -165,6 +167,11 @@ impl Measured {
             "%",
         );
         report.add(format!("{label}: inspectedBytes per lookup (mean)"), self.inspected_bytes_mean, "B");
+        report.add(
+            format!("{label}: server RSS when ready after the restart"),
+            self.ready_rss as f64 / (1 << 20) as f64,
+            "MiB",
+        );
         report.add(format!("{label}: server peak RSS"), self.peak_rss as f64 / (1 << 20) as f64, "MiB");
         if !self.problems.is_empty() {
             report.note(format!(
@@ -195,6 +202,7 @@ fn pct(p: &Percentiles) -> serde_json::Value {
 /// Restarts strand on `folder` and times lookups.
 async fn measure(folder: &Path, known: &[Known], lookups: usize, with_concurrency: bool) -> anyhow::Result<Measured> {
     let server = Server::start(folder).await?;
+    let ready_rss = server.rss_bytes()?;
     let client = reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(60)).build()?;
     let mut rng = StdRng::seed_from_u64(SEED ^ 0x1007);
     let wanted = WARM_UP_LOOKUPS + lookups * if with_concurrency { 2 } else { 1 };
@@ -279,6 +287,7 @@ async fn measure(folder: &Path, known: &[Known], lookups: usize, with_concurrenc
     let problems = server.log_problems();
     server.stop().await?;
     Ok(Measured {
+        ready_rss,
         unknown_slow_share,
         echo: Percentiles::of(&mut echo),
         first,

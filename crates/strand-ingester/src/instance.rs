@@ -3,10 +3,14 @@
 //! Ordering rules that keep acknowledged spans safe:
 //! - A push is appended to the WAL before it touches memory, and acknowledged after both.
 //! - Pushes hold `cut_lock` for reading across WAL append and apply; a cut holds it for writing
-//!   while it swaps the head block, rotates the WAL and checkpoints the live traces into the new
-//!   segment. So every WAL segment before the rotation holds only data that is either in the cut
-//!   block or in the checkpoint, and may be deleted once that block (and every block cut before it)
-//!   is flushed.
+//!   only while it swaps the head block, snapshots the live traces and rotates the WAL, so every
+//!   push applied after the snapshot lands in a segment after the rotation. The snapshot is then
+//!   written into the new segment as a checkpoint while pushes flow again. So every segment before
+//!   the rotation holds only data that is in the cut block or in the checkpoint, and may be deleted
+//!   once that block and every block cut before it is flushed (the block is queued for flushing
+//!   only after its checkpoint is durable).
+//! - Cuts of one instance run one at a time (`cut_serial`), and a cut block joins the list of cut
+//!   blocks before the exclusive section ends, so the list stays in cut order.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -54,6 +58,7 @@ pub(crate) struct Instance {
     pub blocks_dir: PathBuf,
     wal: Wal,
     cut_lock: tokio::sync::RwLock<()>,
+    cut_serial: tokio::sync::Mutex<()>,
     state: std::sync::Mutex<State>,
 }
 
@@ -104,6 +109,7 @@ impl Instance {
             blocks_dir,
             wal,
             cut_lock: tokio::sync::RwLock::new(()),
+            cut_serial: tokio::sync::Mutex::new(()),
             state: std::sync::Mutex::new(state),
         };
         Ok((instance, stats.records))
@@ -215,26 +221,32 @@ impl Instance {
     /// Cuts the head block (first moving every live trace into it when `everything` is set), and
     /// returns it for flushing; `None` when there is nothing to flush.
     pub async fn cut(&self, everything: bool) -> Result<Option<Arc<FrozenBlock>>, IngesterError> {
-        let _exclusive = self.cut_lock.write().await;
+        let _one_cut_at_a_time = self.cut_serial.lock().await;
         let (frozen, checkpoint) = {
-            let mut state = self.lock();
-            if everything {
-                let before = (state.live.len(), state.live.bytes());
-                let all = state.live.take_all();
-                let State { live, head, .. } = &mut *state;
-                append_or_restore(all, live, head, &self.tenant);
-                update_live_gauges(before, (state.live.len(), state.live.bytes()));
-            }
-            if state.head.is_empty() {
-                return Ok(None);
-            }
-            let fresh = HeadBlock::create(&self.blocks_dir).map_err(|e| IngesterError::io("creating head block", e))?;
-            let old = std::mem::replace(&mut state.head, fresh);
-            (Arc::new(old.freeze()), state.live.snapshot())
+            let _exclusive = self.cut_lock.write().await;
+            let (frozen, checkpoint) = {
+                let mut state = self.lock();
+                if everything {
+                    let before = (state.live.len(), state.live.bytes());
+                    let all = state.live.take_all();
+                    let State { live, head, .. } = &mut *state;
+                    append_or_restore(all, live, head, &self.tenant);
+                    update_live_gauges(before, (state.live.len(), state.live.bytes()));
+                }
+                if state.head.is_empty() {
+                    return Ok(None);
+                }
+                let fresh =
+                    HeadBlock::create(&self.blocks_dir).map_err(|e| IngesterError::io("creating head block", e))?;
+                let old = std::mem::replace(&mut state.head, fresh);
+                (Arc::new(old.freeze()), state.live.snapshot())
+            };
+            let wal_bound = self.wal.rotate().await?;
+            self.lock().cut.push(CutBlock { block: Arc::clone(&frozen), wal_bound, flushed_at: None });
+            (frozen, checkpoint)
         };
-        let wal_bound = self.wal.rotate().await?;
+        // Pushes flow again; the checkpoint goes into the new segment beside them.
         self.write_checkpoint(checkpoint).await?;
-        self.lock().cut.push(CutBlock { block: Arc::clone(&frozen), wal_bound, flushed_at: None });
         Ok(Some(frozen))
     }
 
