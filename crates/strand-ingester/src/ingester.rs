@@ -221,11 +221,6 @@ impl Ingester {
         flushed
     }
 
-    /// Blocks cut but not yet in object storage, across tenants.
-    pub fn unflushed_block_count(&self) -> usize {
-        self.all_instances().iter().map(|i| i.unflushed_blocks().len()).sum()
-    }
-
     fn read_instances(&self) -> std::sync::RwLockReadGuard<'_, HashMap<TenantId, Arc<Instance>>> {
         self.inner.instances.read().unwrap_or_else(|poisoned| poisoned.into_inner())
     }

@@ -320,11 +320,6 @@ impl Instance {
         parts
     }
 
-    /// Blocks cut but not flushed yet.
-    pub fn unflushed_blocks(&self) -> Vec<Arc<FrozenBlock>> {
-        self.lock().cut.iter().filter(|c| c.flushed_at.is_none()).map(|c| Arc::clone(&c.block)).collect()
-    }
-
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         // A panic while holding the lock leaves plain data behind; keep serving rather than cascade.
         self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())

@@ -4,7 +4,7 @@ use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use object_store::{ObjectStoreExt, PutPayload, WriteMultipart};
-use strand_backend::{BLOCK_FORMAT_V1, Backend, BlockMeta, keys};
+use strand_backend::{Backend, BlockMeta, keys};
 use strand_model::{BlockId, TenantId};
 use tokio::io::AsyncReadExt;
 
@@ -35,21 +35,8 @@ pub async fn upload_block(
     let filter_key = keys::block_object(tenant, block_id, keys::FILTER);
     backend.store().put(&filter_key, PutPayload::from(written.filter.clone())).await?;
 
-    let meta = BlockMeta {
-        format: BLOCK_FORMAT_V1.to_string(),
-        block_id,
-        tenant_id: tenant.as_str().to_string(),
-        start_unix_nano: written.start_unix_nano,
-        end_unix_nano: written.end_unix_nano,
-        total_traces: written.total_traces,
-        total_spans: written.total_spans,
-        row_groups: written.row_groups,
-        data_size: written.data_size,
-        footer_size: written.footer_size,
-        filter_size: written.filter.len() as u64,
-        compaction_level,
-        created_at: SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default(),
-    };
+    let created_at = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default();
+    let meta = written.meta(tenant, block_id, compaction_level, created_at);
     backend.write_block_meta(&meta).await?;
     if let Err(err) = backend.add_to_tenant_index(&meta).await {
         tracing::warn!(tenant = %tenant.as_str(), block = %block_id, error = %err, "adding block to tenant index failed; the next rebuild will add it");

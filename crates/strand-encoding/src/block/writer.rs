@@ -41,6 +41,33 @@ pub struct WrittenBlock {
     pub end_unix_nano: u64,
 }
 
+impl WrittenBlock {
+    /// The `meta.json` describing this block.
+    pub fn meta(
+        &self,
+        tenant: &strand_model::TenantId,
+        block_id: strand_model::BlockId,
+        compaction_level: u32,
+        created_at: u64,
+    ) -> strand_backend::BlockMeta {
+        strand_backend::BlockMeta {
+            format: strand_backend::BLOCK_FORMAT_V1.to_string(),
+            block_id,
+            tenant_id: tenant.as_str().to_string(),
+            start_unix_nano: self.start_unix_nano,
+            end_unix_nano: self.end_unix_nano,
+            total_traces: self.total_traces,
+            total_spans: self.total_spans,
+            row_groups: self.row_groups,
+            data_size: self.data_size,
+            footer_size: self.footer_size,
+            filter_size: self.filter.len() as u64,
+            compaction_level,
+            created_at,
+        }
+    }
+}
+
 /// Writes traces, in ascending trace-ID order, into a v1 `data.parquet` and builds its filter.
 ///
 /// Rows go to the file as they come: memory holds at most one row group being encoded (cut at

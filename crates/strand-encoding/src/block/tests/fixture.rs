@@ -167,21 +167,7 @@ fn write_fixture(dir: &std::path::Path) {
     }
     let written = writer.finish().unwrap();
     std::fs::write(dir.join(keys::FILTER), &written.filter).unwrap();
-    let meta = BlockMeta {
-        format: "v1".into(),
-        block_id: BlockId::parse(BLOCK_ID).unwrap(),
-        tenant_id: TenantId::single().as_str().into(),
-        start_unix_nano: written.start_unix_nano,
-        end_unix_nano: written.end_unix_nano,
-        total_traces: written.total_traces,
-        total_spans: written.total_spans,
-        row_groups: written.row_groups,
-        data_size: written.data_size,
-        footer_size: written.footer_size,
-        filter_size: written.filter.len() as u64,
-        compaction_level: 0,
-        created_at: 0,
-    };
+    let meta = written.meta(&TenantId::single(), BlockId::parse(BLOCK_ID).unwrap(), 0, 0);
     std::fs::write(dir.join(keys::META), serde_json::to_vec_pretty(&meta).unwrap()).unwrap();
 }
 
