@@ -3,6 +3,7 @@
 //! - [`block`]: the versioned Parquet block (schema `v1`): the writer that turns traces into
 //!   `data.parquet` plus a `filter` object (trace-ID membership filter and sparse index), the
 //!   upload that writes `meta.json` last, and the reader that finds a trace by ID.
+//! - [`search`]: TraceQL over blocks and over OTLP traces: the engine's fetchers.
 //! - [`wal`]: the ingester's write-ahead log: length-prefixed, checksummed records in numbered
 //!   segment files, group-committed with fsync, replayed with torn tails truncated.
 //!
@@ -10,6 +11,7 @@
 #![warn(missing_docs)]
 
 pub mod block;
+pub mod search;
 pub mod wal;
 
 pub use block::{BlockConfig, BlockError, BlockReader, BlockWriter, WrittenBlock, upload_block};

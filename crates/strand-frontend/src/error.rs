@@ -18,9 +18,22 @@ pub(crate) enum FrontendError {
     /// `a|b`: Tempo reads across tenants; strand does not yet.
     #[error("queries across several tenants ({0}) are not supported yet")]
     FederatedTenants(String),
-    /// The path or query string could not be read at all (for example bad percent-encoding).
+    /// The path or query string could not be read, or a parameter is malformed or out of range.
+    /// The message is Tempo's for the same mistake, so it can be matched on.
     #[error("{0}")]
     InvalidRequest(String),
+    /// `q` is not valid TraceQL; the parser's message follows.
+    #[error("invalid TraceQL query: {0}")]
+    InvalidTraceql(String),
+    /// A TraceQL metrics query sent to `/api/search`.
+    #[error("invalid TraceQL query: metrics queries are answered by /api/metrics/query_range and /api/metrics/query, not /api/search")]
+    MetricsQueryOnSearch,
+    /// The v2 tag-values path does not name a TraceQL field; the parser's message follows.
+    #[error("please provide a valid tagName: {0}")]
+    InvalidTagName(String),
+    /// `scope` on the tag routes is not one Tempo knows.
+    #[error("invalid scope: {0}")]
+    InvalidScope(String),
     /// The trace ID in the path is not 1 to 32 hex digits.
     #[error("{0}")]
     InvalidTraceId(#[from] IdError),
@@ -49,6 +62,10 @@ impl FrontendError {
             | FrontendError::TenantNotText
             | FrontendError::FederatedTenants(_)
             | FrontendError::InvalidRequest(_)
+            | FrontendError::InvalidTraceql(_)
+            | FrontendError::MetricsQueryOnSearch
+            | FrontendError::InvalidTagName(_)
+            | FrontendError::InvalidScope(_)
             | FrontendError::InvalidTraceId(_)
             | FrontendError::InvalidTime { .. }
             | FrontendError::StartNotBeforeEnd { .. } => ErrorCode::BadRequest,
@@ -92,6 +109,8 @@ mod tests {
             FrontendError::StartNotBeforeEnd { start: 2, end: 1 }.into_response().status(),
             StatusCode::BAD_REQUEST
         );
+        assert_eq!(FrontendError::InvalidScope("x".into()).into_response().status(), StatusCode::BAD_REQUEST);
+        assert_eq!(FrontendError::MetricsQueryOnSearch.into_response().status(), StatusCode::BAD_REQUEST);
         assert_eq!(FrontendError::TraceNotFound.into_response().status(), StatusCode::NOT_FOUND);
         let overloaded = FrontendError::Query(ServiceError::unavailable("too busy"));
         assert_eq!(overloaded.into_response().status(), StatusCode::SERVICE_UNAVAILABLE);

@@ -76,6 +76,23 @@ pub(crate) fn resolve_tenant(headers: &HeaderMap, multitenancy_enabled: bool) ->
     })
 }
 
+const PROTOBUF: &str = "application/protobuf";
+const JSON: &str = "application/json";
+
+/// Tempo's rule: binary protobuf when `Accept` mentions `application/protobuf` anywhere.
+pub(crate) fn wants_protobuf(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .any(|value| value.as_bytes().windows(PROTOBUF.len()).any(|window| window == PROTOBUF.as_bytes()))
+}
+
+/// A `200` with `body`, typed as protobuf or JSON.
+pub(crate) fn respond(protobuf: bool, body: Vec<u8>) -> Response {
+    let content_type = if protobuf { PROTOBUF } else { JSON };
+    ([(header::CONTENT_TYPE, HeaderValue::from_static(content_type))], body).into_response()
+}
+
 /// Grafana's health check. Never needs a tenant.
 async fn echo() -> Response {
     ([(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"))], "echo\n").into_response()
@@ -124,6 +141,18 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.insert("X-Scope-OrgID", HeaderValue::from_bytes(tenant).unwrap());
         headers
+    }
+
+    #[test]
+    fn accept_header_is_matched_as_tempo_does() {
+        let mut headers = HeaderMap::new();
+        assert!(!wants_protobuf(&headers));
+        headers.insert(header::ACCEPT, HeaderValue::from_static("application/json"));
+        assert!(!wants_protobuf(&headers));
+        headers.append(header::ACCEPT, HeaderValue::from_static("text/html, application/protobuf;q=0.9"));
+        assert!(wants_protobuf(&headers));
+        headers.insert(header::ACCEPT, HeaderValue::from_static("application/x-protobuf"));
+        assert!(!wants_protobuf(&headers));
     }
 
     #[test]

@@ -15,3 +15,13 @@ pub(crate) static REQUESTS: LazyLock<IntCounterVec> = LazyLock::new(|| {
     )
     .expect("register")
 });
+
+/// Search jobs started, by kind: `recent` (the ingesters) or `block` (a slice of a block).
+pub(crate) static SEARCH_JOBS: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    register_int_counter_vec!(
+        "strand_frontend_search_jobs_total",
+        "Search jobs started, by kind: recent (ingesters) or block (a row-group slice of a block).",
+        &["kind"]
+    )
+    .expect("register")
+});

@@ -144,7 +144,7 @@ fn write_status(out: &mut Vec<u8>, status: Option<&Status>) {
     object.close();
 }
 
-fn write_key_value(out: &mut Vec<u8>, pair: &KeyValue) {
+pub(crate) fn write_key_value(out: &mut Vec<u8>, pair: &KeyValue) {
     let mut object = Object::open(out);
     object.string("key", &pair.key);
     if let Some(value) = &pair.value {
@@ -181,19 +181,19 @@ fn write_any_value(out: &mut Vec<u8>, value: &AnyValue) {
 }
 
 /// Writes one JSON object, leaving out zero-valued fields as jsonpb does.
-struct Object<'a> {
+pub(crate) struct Object<'a> {
     out: &'a mut Vec<u8>,
     empty: bool,
 }
 
 impl<'a> Object<'a> {
-    fn open(out: &'a mut Vec<u8>) -> Self {
+    pub(crate) fn open(out: &'a mut Vec<u8>) -> Self {
         out.push(b'{');
         Object { out, empty: true }
     }
 
     /// Starts a field and returns the buffer its value goes to.
-    fn key(&mut self, key: &str) -> &mut Vec<u8> {
+    pub(crate) fn key(&mut self, key: &str) -> &mut Vec<u8> {
         if !self.empty {
             self.out.push(b',');
         }
@@ -203,19 +203,19 @@ impl<'a> Object<'a> {
         self.out
     }
 
-    fn string(&mut self, key: &str, value: &str) {
+    pub(crate) fn string(&mut self, key: &str, value: &str) {
         if !value.is_empty() {
             write_string(self.key(key), value);
         }
     }
 
-    fn uint64(&mut self, key: &str, value: u64) {
+    pub(crate) fn uint64(&mut self, key: &str, value: u64) {
         if value != 0 {
             write_quoted(self.key(key), value);
         }
     }
 
-    fn uint32(&mut self, key: &str, value: u32) {
+    pub(crate) fn uint32(&mut self, key: &str, value: u32) {
         if value != 0 {
             let out = self.key(key);
             let _ = write!(Adapter(out), "{value}");
@@ -242,7 +242,7 @@ impl<'a> Object<'a> {
         }
     }
 
-    fn list<T>(&mut self, key: &str, items: &[T], write_item: fn(&mut Vec<u8>, &T)) {
+    pub(crate) fn list<T>(&mut self, key: &str, items: &[T], write_item: fn(&mut Vec<u8>, &T)) {
         if items.is_empty() {
             return;
         }
@@ -257,7 +257,7 @@ impl<'a> Object<'a> {
         out.push(b']');
     }
 
-    fn close(self) {
+    pub(crate) fn close(self) {
         self.out.push(b'}');
     }
 }
@@ -313,7 +313,7 @@ fn write_double(out: &mut Vec<u8>, value: f64) {
 }
 
 /// A string as Go's `encoding/json` escapes it, HTML-safe characters included.
-fn write_string(out: &mut Vec<u8>, text: &str) {
+pub(crate) fn write_string(out: &mut Vec<u8>, text: &str) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     out.push(b'"');
     let mut plain_from = 0;

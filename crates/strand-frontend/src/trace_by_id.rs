@@ -9,19 +9,16 @@ use std::sync::Arc;
 
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::HeaderMap;
+use axum::response::Response;
 use prost::Message;
 use serde::Deserialize;
 use strand_model::{FoundTrace, TimeRange, TraceId};
 use strand_proto::tempopb::{PartialStatus, Trace, TraceByIdMetrics, TraceByIdResponse};
 
 use crate::error::FrontendError;
-use crate::http::{FrontendState, resolve_tenant};
+use crate::http::{FrontendState, resolve_tenant, respond, wants_protobuf};
 use crate::tempo_json;
-
-const PROTOBUF: &str = "application/protobuf";
-const JSON: &str = "application/json";
 
 /// v2's `message` for a trace that hit the size limit.
 pub(crate) const PARTIAL_MESSAGE: &str = "Trace exceeds maximum size, a partial trace is returned";
@@ -150,19 +147,6 @@ pub(crate) fn fill_required_messages(trace: &mut Trace) {
     }
 }
 
-/// Tempo's rule: binary protobuf when `Accept` mentions `application/protobuf` anywhere.
-fn wants_protobuf(headers: &HeaderMap) -> bool {
-    headers
-        .get_all(header::ACCEPT)
-        .iter()
-        .any(|value| value.as_bytes().windows(PROTOBUF.len()).any(|window| window == PROTOBUF.as_bytes()))
-}
-
-fn respond(protobuf: bool, body: Vec<u8>) -> Response {
-    let content_type = if protobuf { PROTOBUF } else { JSON };
-    ([(header::CONTENT_TYPE, HeaderValue::from_static(content_type))], body).into_response()
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -190,18 +174,6 @@ mod tests {
         ));
         assert!(matches!(params(None, Some("-5")).time_range(), Err(FrontendError::InvalidTime { name: "end", .. })));
         assert!(matches!(params(None, Some("1.5")).time_range(), Err(FrontendError::InvalidTime { name: "end", .. })));
-    }
-
-    #[test]
-    fn accept_header_is_matched_as_tempo_does() {
-        let mut headers = HeaderMap::new();
-        assert!(!wants_protobuf(&headers));
-        headers.insert(header::ACCEPT, HeaderValue::from_static("application/json"));
-        assert!(!wants_protobuf(&headers));
-        headers.append(header::ACCEPT, HeaderValue::from_static("text/html, application/protobuf;q=0.9"));
-        assert!(wants_protobuf(&headers));
-        headers.insert(header::ACCEPT, HeaderValue::from_static("application/x-protobuf"));
-        assert!(!wants_protobuf(&headers));
     }
 
     #[test]

@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
-use strand_common::Size;
+use strand_common::{Duration, Size};
 use strand_model::TenantId;
 
 /// The `overrides` config section.
@@ -43,6 +43,8 @@ pub struct Limits {
     pub ingestion: IngestionLimits,
     /// Limits that apply everywhere.
     pub global: GlobalLimits,
+    /// Query limits, enforced by the query frontend.
+    pub read: ReadLimits,
 }
 
 impl Limits {
@@ -95,6 +97,18 @@ impl Default for GlobalLimits {
     }
 }
 
+/// `overrides.*.read`. Zero in either field means "use the query frontend's setting".
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ReadLimits {
+    /// Longest `end - start` a search may cover; replaces `query_frontend.search.max_duration`.
+    pub max_search_duration: Duration,
+    /// Bytes of `data.parquet` one block search job reads; replaces
+    /// `query_frontend.search.target_bytes_per_job`. Smaller jobs spread a tenant's searches
+    /// over more queriers; larger ones cost fewer requests.
+    pub max_bytes_per_job: Size,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -108,6 +122,24 @@ mod tests {
         assert_eq!(overrides.limits(&TenantId::new("big").unwrap()).global.max_bytes_per_trace, Size::mib(50));
         assert_eq!(overrides.limits(&TenantId::new("other").unwrap()).global.max_bytes_per_trace, Size::mib(1));
         assert!(overrides.validate().is_ok());
+    }
+
+    #[test]
+    fn read_limits_default_to_zero_and_are_set_per_tenant() {
+        let overrides: Overrides = serde_yaml::from_str(
+            "per_tenant: { slow: { read: { max_search_duration: 24h, max_bytes_per_job: 10MiB } } }",
+        )
+        .unwrap();
+        let other = overrides.limits(&TenantId::new("other").unwrap());
+        assert_eq!(other.read, ReadLimits::default());
+        assert_eq!(other.read.max_search_duration, Duration::secs(0));
+        assert_eq!(other.read.max_bytes_per_job, Size(0));
+        let slow = overrides.limits(&TenantId::new("slow").unwrap());
+        assert_eq!(slow.read.max_search_duration, Duration::secs(24 * 3600));
+        assert_eq!(slow.read.max_bytes_per_job, Size::mib(10));
+        assert!(overrides.validate().is_ok());
+        let err = serde_yaml::from_str::<Overrides>("defaults: { read: { max_duration: 1h } }").unwrap_err();
+        assert!(err.to_string().contains("max_duration"), "{err}");
     }
 
     #[test]

@@ -74,7 +74,9 @@ impl Condition {
 /// It may read the span's fields asked for in the request, and the trace-level fields of the
 /// trace (its `spans` may be incomplete while the fetcher is still building it).
 #[derive(Clone, Default)]
-pub struct SpanFilter(Option<Arc<dyn Fn(&Trace, &Span) -> bool + Send + Sync>>);
+pub struct SpanFilter(Option<Arc<KeepSpan>>);
+
+type KeepSpan = dyn Fn(&Trace, &Span) -> bool + Send + Sync;
 
 impl SpanFilter {
     /// Keeps every span.

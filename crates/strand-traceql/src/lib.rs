@@ -10,7 +10,11 @@
 mod data;
 mod fetch;
 mod field;
+mod result;
 
 pub use data::{Attribute, Event, Instrumentation, Kind, Link, Span, Status, Trace, Value, find_attribute};
 pub use fetch::{CompareOp, Condition, FetchSpansRequest, FetchStats, SpanFilter, SpansetFetcher};
 pub use field::{AttributeScope, FieldRef, Intrinsic};
+pub use result::{
+    MatchedSpan, MatchedSpanset, ROOT_SPAN_NOT_YET_RECEIVED, TraceMatch, go_duration, search_metadata, trace_id_hex,
+};

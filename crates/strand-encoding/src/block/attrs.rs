@@ -262,6 +262,31 @@ impl<'a> AttrLists<'a> {
             .collect()
     }
 
+    /// Appends to `out` the attributes of list `row` whose key is one of `keys`, as TraceQL
+    /// values (the first occurrence of each key; values TraceQL cannot compare are left out).
+    pub(crate) fn lookup(
+        &self,
+        row: usize,
+        keys: &[String],
+        out: &mut Vec<strand_traceql::Attribute>,
+    ) -> Result<(), BlockError> {
+        if keys.is_empty() || self.list.is_null(row) {
+            return Ok(());
+        }
+        let offsets = self.list.value_offsets();
+        let (start, end) = (offsets[row] as usize, offsets[row + 1] as usize);
+        for i in start..end {
+            let Some(key) = self.keys.get(i) else { continue };
+            if !keys.iter().any(|k| k == key) || out.iter().any(|a| &*a.key == key) {
+                continue;
+            }
+            if let Some(value) = self.value(i)?.as_ref().and_then(crate::search::convert::value) {
+                out.push(strand_traceql::Attribute::new(key, value));
+            }
+        }
+        Ok(())
+    }
+
     fn value(&self, i: usize) -> Result<Option<AnyValue>, BlockError> {
         let missing = |what: &str| BlockError::corrupt(DATA_OBJECT, format!("attribute of type {what} has no value"));
         let value = match self.types.value(i) {

@@ -13,21 +13,21 @@
 //! means a `v2` module beside this one, never an edit of `v1` in place, and the fixture block in
 //! `testdata/v1/` must keep reading.
 
-mod attrs;
+pub(crate) mod attrs;
 mod events;
 mod filter;
-mod nesting;
-mod object_reader;
+pub(crate) mod nesting;
+pub(crate) mod object_reader;
 mod reader;
-mod rebuild;
+pub(crate) mod rebuild;
 mod rows;
-mod schema;
+pub(crate) mod schema;
 mod upload;
 mod writer;
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
-mod tests;
+pub(crate) mod tests;
 
 use serde::{Deserialize, Serialize};
 use strand_common::{ErrorCode, ServiceError, Size};

@@ -130,7 +130,7 @@ impl BlockReader {
         Ok(filter)
     }
 
-    async fn footer(
+    pub(crate) async fn footer(
         &self,
         meta: &BlockMeta,
         tenant: &TenantId,
@@ -161,6 +161,11 @@ impl BlockReader {
         let footer = ArrowReaderMetadata::try_new(Arc::new(metadata), options)?;
         lock(&self.inner.footers).put(meta.block_id, footer.clone());
         Ok(footer)
+    }
+
+    /// The backend blocks are read from.
+    pub(crate) fn backend(&self) -> &Backend {
+        &self.inner.backend
     }
 
     async fn fetch_tail(&self, path: &Path, size: u64, suffix: u64) -> Result<Bytes, BlockError> {

@@ -210,7 +210,7 @@ fn items(list: &ListArray, row: usize) -> std::ops::Range<usize> {
     offsets[row] as usize..offsets[row + 1] as usize
 }
 
-struct Events<'a> {
+pub(crate) struct Events<'a> {
     list: &'a ListArray,
     time: &'a PrimitiveArray<UInt64Type>,
     name: StrCol<'a>,
@@ -219,7 +219,7 @@ struct Events<'a> {
 }
 
 impl<'a> Events<'a> {
-    fn new(array: &'a dyn Array) -> Result<Events<'a>, BlockError> {
+    pub(crate) fn new(array: &'a dyn Array) -> Result<Events<'a>, BlockError> {
         let (list, items): (&ListArray, &StructArray) = struct_list(array, schema::EVENTS)?;
         Ok(Events {
             list,
@@ -233,7 +233,7 @@ impl<'a> Events<'a> {
         })
     }
 
-    fn get(&self, row: usize) -> Result<Vec<span::Event>, BlockError> {
+    pub(crate) fn get(&self, row: usize) -> Result<Vec<span::Event>, BlockError> {
         items(self.list, row)
             .map(|i| {
                 Ok(span::Event {
@@ -247,7 +247,7 @@ impl<'a> Events<'a> {
     }
 }
 
-struct Links<'a> {
+pub(crate) struct Links<'a> {
     list: &'a ListArray,
     trace_id: &'a BinaryArray,
     span_id: &'a BinaryArray,
@@ -258,7 +258,7 @@ struct Links<'a> {
 }
 
 impl<'a> Links<'a> {
-    fn new(array: &'a dyn Array) -> Result<Links<'a>, BlockError> {
+    pub(crate) fn new(array: &'a dyn Array) -> Result<Links<'a>, BlockError> {
         let (list, items): (&ListArray, &StructArray) = struct_list(array, schema::LINKS)?;
         Ok(Links {
             list,
@@ -274,7 +274,7 @@ impl<'a> Links<'a> {
         })
     }
 
-    fn get(&self, row: usize) -> Result<Vec<span::Link>, BlockError> {
+    pub(crate) fn get(&self, row: usize) -> Result<Vec<span::Link>, BlockError> {
         items(self.list, row)
             .map(|i| {
                 Ok(span::Link {

@@ -3,7 +3,7 @@
 mod fixture;
 mod lookups;
 mod schema_snapshot;
-mod strategies;
+pub(crate) mod strategies;
 
 use std::path::PathBuf;
 

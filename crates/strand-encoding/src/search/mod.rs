@@ -1,0 +1,20 @@
+//! TraceQL search over stored spans: the `SpansetFetcher` implementations for v1 blocks
+//! ([`RowGroupFetcher`], through [`BlockReader::search`](crate::BlockReader::search)) and for
+//! OTLP traces ([`OtlpFetcher`]), which the ingester uses for its recent data.
+//!
+//! A block search reads only the columns the query needs (`plan.rs`), skips row groups outside
+//! the time window, and builds spans with only the requested fields (`columns.rs`).
+
+mod block;
+mod columns;
+pub(crate) mod convert;
+mod live;
+mod plan;
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests;
+
+pub use block::{BlockSearch, RowGroupFetcher};
+pub use convert::trace_from_otlp;
+pub use live::OtlpFetcher;
