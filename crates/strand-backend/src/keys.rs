@@ -4,6 +4,7 @@
 //! <tenant>/index.json.zst                 tenant index
 //! <tenant>/<block>/data.parquet           span rows
 //! <tenant>/<block>/filter                 trace-ID filter and sparse index
+//! <tenant>/<block>/tags.json.zst          attribute keys and values, for autocomplete
 //! <tenant>/<block>/meta.json              written last: the block exists once this exists
 //! <tenant>/<block>/meta.compacted.json    replaces meta.json once compacted away
 //! ```
@@ -17,6 +18,8 @@ use strand_model::{BlockId, TenantId};
 pub const DATA: &str = "data.parquet";
 /// The trace-ID filter and sparse index of a block.
 pub const FILTER: &str = "filter";
+/// Attribute keys and values of a block, for autocomplete.
+pub const TAGS: &str = "tags.json.zst";
 /// The block's metadata; written last.
 pub const META: &str = "meta.json";
 /// The metadata of a block that compaction replaced.

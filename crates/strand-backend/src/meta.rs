@@ -39,6 +39,9 @@ pub struct BlockMeta {
     /// When the block was completed, Unix seconds.
     #[serde(default)]
     pub created_at: u64,
+    /// Size of the `tags.json.zst` summary; 0 for blocks written before summaries existed.
+    #[serde(default)]
+    pub tags_size: u64,
 }
 
 impl BlockMeta {

@@ -273,6 +273,7 @@ fn block_meta(tenant: &TenantId, start_secs: u64) -> BlockMeta {
         data_size: 182_344,
         footer_size: 4_210,
         filter_size: 2_048,
+        tags_size: 0,
         compaction_level: 0,
         created_at: start_secs + 310,
     }

@@ -15,7 +15,7 @@ const PART_SIZE: usize = 8 << 20;
 /// Parts in flight at once: memory stays around `PART_SIZE * (MAX_PARTS_IN_FLIGHT + 1)`.
 const MAX_PARTS_IN_FLIGHT: usize = 2;
 
-/// Uploads `data.parquet` from `data_path` and the filter, then writes `meta.json` (which makes
+/// Uploads `data.parquet` from `data_path`, the filter and the tag summary, then writes `meta.json` (which makes
 /// the block visible) and adds the block to the tenant index.
 ///
 /// Every object goes under a fresh block ID and `meta.json` is written last, so a crash at any
@@ -34,6 +34,8 @@ pub async fn upload_block(
     upload_data(backend, tenant, block_id, data_path, written.data_size, PART_SIZE).await?;
     let filter_key = keys::block_object(tenant, block_id, keys::FILTER);
     backend.store().put(&filter_key, PutPayload::from(written.filter.clone())).await?;
+    let tags_key = keys::block_object(tenant, block_id, keys::TAGS);
+    backend.store().put(&tags_key, PutPayload::from(written.tags.clone())).await?;
 
     let created_at = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default();
     let meta = written.meta(tenant, block_id, compaction_level, created_at);

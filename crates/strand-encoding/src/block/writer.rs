@@ -10,6 +10,7 @@ use strand_proto::otlp::trace::{ScopeSpans, Span};
 use strand_proto::tempopb::Trace;
 
 use super::filter::{FilterBuilder, RowPosition};
+use crate::search::TagSummary;
 use super::nesting;
 use super::rows::{ResourceParts, SpanNesting, SpanRows, TraceSummary};
 use super::schema::{self, ROWS_PER_PAGE};
@@ -24,6 +25,8 @@ const MAX_BATCH_BYTES: usize = 8 << 20;
 pub struct WrittenBlock {
     /// The encoded `filter` object.
     pub filter: Bytes,
+    /// The encoded tag summary (`tags.json.zst`): attribute keys and values for autocomplete.
+    pub tags: Bytes,
     /// Number of traces in the block.
     pub total_traces: u64,
     /// Number of spans (rows).
@@ -62,6 +65,7 @@ impl WrittenBlock {
             data_size: self.data_size,
             footer_size: self.footer_size,
             filter_size: self.filter.len() as u64,
+            tags_size: self.tags.len() as u64,
             compaction_level,
             created_at,
         }
@@ -77,6 +81,7 @@ pub struct BlockWriter {
     writer: ArrowWriter<File>,
     rows: SpanRows,
     filter: FilterBuilder,
+    tags: TagSummary,
     row_group_limit: usize,
     last_id: Option<TraceId>,
     row_groups: u32,
@@ -96,6 +101,7 @@ impl BlockWriter {
             writer: ArrowWriter::try_new(file, schema::block_schema(), Some(props))?,
             rows: SpanRows::new(),
             filter: FilterBuilder::default(),
+            tags: TagSummary::default(),
             row_group_limit: config.parquet_row_group_size_bytes.as_usize(),
             last_id: None,
             row_groups: 0,
@@ -123,6 +129,7 @@ impl BlockWriter {
         // Combining also gives ties a fixed order (resource, then scope, then arrival), which the
         // reader reproduces when it groups rows back into batches.
         let combined = combine([trace.clone()]);
+        self.tags.add_trace(&combined);
         let resources: Vec<ResourceParts<'_>> = combined.resource_spans.iter().map(ResourceParts::new).collect();
         let mut spans: Vec<(usize, &ScopeSpans, &Span)> = combined
             .resource_spans
@@ -217,6 +224,7 @@ impl BlockWriter {
         let empty = self.total_traces == 0;
         Ok(WrittenBlock {
             filter: self.filter.finish()?,
+            tags: self.tags.encode()?,
             total_traces: self.total_traces,
             total_spans: self.total_spans,
             row_groups: self.row_groups,

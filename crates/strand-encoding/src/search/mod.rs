@@ -10,6 +10,7 @@ mod columns;
 pub(crate) mod convert;
 mod live;
 mod plan;
+mod tags;
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
@@ -18,3 +19,4 @@ mod tests;
 pub use block::{BlockSearch, RowGroupFetcher};
 pub use convert::trace_from_otlp;
 pub use live::OtlpFetcher;
+pub use tags::TagSummary;
