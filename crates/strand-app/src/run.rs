@@ -12,7 +12,7 @@ use strand_common::{CancellationToken, TaskTracker};
 use strand_distributor::Distributor;
 use strand_frontend::{BuildInfo, FrontendState};
 use strand_ingester::{FlushListener, Ingester};
-use strand_model::{IngesterQuerier, Pusher, TraceByIdQuerier};
+use strand_model::{IngesterQuerier, Pusher, SearchQuerier, TraceByIdQuerier};
 use strand_querier::Querier;
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
@@ -158,8 +158,13 @@ pub async fn run(config: Config, shutdown: impl std::future::Future<Output = ()>
 
     let ingesters: Vec<Arc<dyn IngesterQuerier>> = vec![Arc::new(ingester.clone())];
     let querier = Querier::new(config.querier.clone(), ingesters, blocklist.clone(), backend.clone());
+    let querier = Arc::new(querier);
     let frontend = strand_frontend::router(FrontendState {
-        querier: Arc::new(querier) as Arc<dyn TraceByIdQuerier>,
+        querier: Arc::clone(&querier) as Arc<dyn TraceByIdQuerier>,
+        search: querier as Arc<dyn SearchQuerier>,
+        blocklist: blocklist.clone(),
+        overrides: Arc::clone(&overrides),
+        config: config.query_frontend.clone(),
         multitenancy_enabled: config.multitenancy_enabled,
         build_info: build_info(),
     });

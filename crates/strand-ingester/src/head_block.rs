@@ -72,6 +72,11 @@ impl HeadBlock {
         self.traces.get(id).map(|entry| TraceLocation { file: Arc::clone(&self.file), entry: entry.clone() })
     }
 
+    /// Where every trace is.
+    pub fn locate_all(&self) -> impl Iterator<Item = (TraceId, TraceLocation)> + '_ {
+        self.traces.iter().map(|(id, entry)| (*id, TraceLocation { file: Arc::clone(&self.file), entry: entry.clone() }))
+    }
+
     /// Freezes the block: no more appends, readable and flushable from any thread.
     pub fn freeze(self) -> FrozenBlock {
         let mut ids: Vec<TraceId> = self.traces.keys().copied().collect();
@@ -92,6 +97,11 @@ pub(crate) struct FrozenBlock {
 impl FrozenBlock {
     pub fn locate(&self, id: &TraceId) -> Option<TraceLocation> {
         self.traces.get(id).map(|entry| TraceLocation { file: Arc::clone(&self.file), entry: entry.clone() })
+    }
+
+    /// Where every trace is.
+    pub fn locate_all(&self) -> impl Iterator<Item = (TraceId, TraceLocation)> + '_ {
+        self.traces.iter().map(|(id, entry)| (*id, TraceLocation { file: Arc::clone(&self.file), entry: entry.clone() }))
     }
 
     /// Reads one trace's bytes (blocking IO).

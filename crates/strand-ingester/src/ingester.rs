@@ -11,9 +11,12 @@ use prost::Message;
 use strand_backend::{Backend, BlockMeta};
 use strand_common::{CancellationToken, ServiceError, TaskTracker};
 use strand_encoding::{BlockConfig, WalConfig};
-use strand_model::{FoundTrace, IngesterQuerier, PushRequest, PushResponse, Pusher, TenantId, TraceId};
+use strand_model::{
+    FoundTrace, IngesterQuerier, PushRequest, PushResponse, Pusher, SearchRequest, TagValuesRequest, TagValuesResponse,
+    TagsRequest, TagsResponse, TenantId, TraceId,
+};
 use strand_overrides::Overrides;
-use strand_proto::tempopb::Trace;
+use strand_proto::tempopb::{SearchResponse, Trace};
 use tokio::sync::{Notify, Semaphore};
 
 use crate::config::IngesterConfig;
@@ -287,10 +290,29 @@ impl IngesterQuerier for Ingester {
             .map_err(|e| ServiceError::internal(format!("trace lookup task failed: {e}")))?;
         Ok(found)
     }
+
+    async fn search_recent(&self, tenant: &TenantId, request: &SearchRequest) -> Result<SearchResponse, ServiceError> {
+        let instance = self.read_instances().get(tenant).cloned();
+        crate::search::search_recent(instance, request).await
+    }
+
+    async fn search_tags(&self, tenant: &TenantId, request: &TagsRequest) -> Result<TagsResponse, ServiceError> {
+        let instance = self.read_instances().get(tenant).cloned();
+        crate::search::search_tags(instance, request).await
+    }
+
+    async fn search_tag_values(
+        &self,
+        tenant: &TenantId,
+        request: &TagValuesRequest,
+    ) -> Result<TagValuesResponse, ServiceError> {
+        let instance = self.read_instances().get(tenant).cloned();
+        crate::search::search_tag_values(instance, request).await
+    }
 }
 
 /// Reads and decodes the parts of a trace (blocking IO for parts on disk).
-fn read_parts(parts: Vec<TracePart>) -> Option<FoundTrace> {
+pub(crate) fn read_parts(parts: Vec<TracePart>) -> Option<FoundTrace> {
     let found = parts.into_iter().filter_map(|part| {
         let (bytes, truncated) = match part {
             TracePart::Live { bytes, truncated } => (bytes, truncated),

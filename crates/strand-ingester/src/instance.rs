@@ -12,6 +12,7 @@
 //! - Cuts of one instance run one at a time (`cut_serial`), and a cut block joins the list of cut
 //!   blocks before the exclusive section ends, so the list stays in cut order.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -317,6 +318,23 @@ impl Instance {
             parts.push(TracePart::Disk(location));
         }
         parts.extend(state.cut.iter().filter_map(|c| c.block.locate(id)).map(TracePart::Disk));
+        parts
+    }
+
+    /// Where the parts of every trace are: live traces, the head block and cut blocks (flushed
+    /// ones only when `include_flushed`), grouped by trace ID.
+    pub fn locate_all(&self, include_flushed: bool) -> HashMap<TraceId, Vec<TracePart>> {
+        let state = self.lock();
+        let mut parts: HashMap<TraceId, Vec<TracePart>> = HashMap::with_capacity(state.live.len());
+        for (id, live) in state.live.iter() {
+            let part = TracePart::Live { bytes: join_segments(&live.segments), truncated: live.truncated };
+            parts.entry(*id).or_default().push(part);
+        }
+        let cut = state.cut.iter().filter(|c| include_flushed || c.flushed_at.is_none()).map(|c| &c.block);
+        let on_disk = state.head.locate_all().chain(cut.flat_map(|block| block.locate_all()));
+        for (id, location) in on_disk {
+            parts.entry(id).or_default().push(TracePart::Disk(location));
+        }
         parts
     }
 

@@ -24,6 +24,7 @@ mod ingester;
 mod instance;
 mod live;
 mod metrics;
+mod search;
 mod truncate;
 
 pub use config::IngesterConfig;

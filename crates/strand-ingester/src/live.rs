@@ -40,6 +40,10 @@ impl LiveTraces {
         self.traces.get(id)
     }
 
+    pub fn iter(&self) -> impl Iterator<Item = (&TraceId, &LiveTrace)> {
+        self.traces.iter()
+    }
+
     /// Appends spans to a trace, creating it if new.
     pub fn append(&mut self, entry: TraceBytes, now: Instant) {
         let len = entry.bytes.len();

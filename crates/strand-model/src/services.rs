@@ -8,9 +8,9 @@
 use async_trait::async_trait;
 use bytes::Bytes;
 use strand_common::ServiceError;
-use strand_proto::tempopb::Trace;
+use strand_proto::tempopb::{SearchResponse, Trace};
 
-use crate::{TenantId, TraceId};
+use crate::{SearchRequest, TagValuesRequest, TagValuesResponse, TagsRequest, TagsResponse, TenantId, TraceId};
 
 /// The spans of one trace from one push, encoded as a `tempopb.Trace` message.
 ///
@@ -99,6 +99,19 @@ impl FoundTrace {
 pub trait IngesterQuerier: Send + Sync + 'static {
     /// The part of the trace this ingester holds, if any.
     async fn find_trace_by_id(&self, tenant: &TenantId, id: TraceId) -> Result<Option<FoundTrace>, ServiceError>;
+
+    /// Searches everything this ingester holds for the tenant.
+    async fn search_recent(&self, tenant: &TenantId, request: &SearchRequest) -> Result<SearchResponse, ServiceError>;
+
+    /// Tag names in data not yet in object storage.
+    async fn search_tags(&self, tenant: &TenantId, request: &TagsRequest) -> Result<TagsResponse, ServiceError>;
+
+    /// One attribute's values in data not yet in object storage.
+    async fn search_tag_values(
+        &self,
+        tenant: &TenantId,
+        request: &TagValuesRequest,
+    ) -> Result<TagValuesResponse, ServiceError>;
 }
 
 /// An optional time window, in Unix seconds, that narrows which blocks are searched.

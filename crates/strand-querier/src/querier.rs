@@ -12,10 +12,12 @@ use crate::config::QuerierConfig;
 /// The querier role. Cheap to clone.
 #[derive(Clone)]
 pub struct Querier {
-    config: QuerierConfig,
-    ingesters: Vec<Arc<dyn IngesterQuerier>>,
-    blocklist: Blocklist,
-    reader: BlockReader,
+    pub(crate) config: QuerierConfig,
+    pub(crate) ingesters: Vec<Arc<dyn IngesterQuerier>>,
+    pub(crate) blocklist: Blocklist,
+    pub(crate) backend: Backend,
+    pub(crate) reader: BlockReader,
+    pub(crate) summaries: Arc<crate::search::SummaryCache>,
 }
 
 impl Querier {
@@ -26,8 +28,9 @@ impl Querier {
         blocklist: Blocklist,
         backend: Backend,
     ) -> Querier {
-        let reader = BlockReader::new(backend, config.block_metadata_cache_entries);
-        Querier { config, ingesters, blocklist, reader }
+        let reader = BlockReader::new(backend.clone(), config.block_metadata_cache_entries);
+        let summaries = Arc::new(crate::search::summary_cache(config.block_metadata_cache_entries));
+        Querier { config, ingesters, blocklist, backend, reader, summaries }
     }
 
     async fn lookup(

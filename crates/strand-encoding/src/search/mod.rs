@@ -10,6 +10,7 @@ mod columns;
 pub(crate) mod convert;
 mod live;
 mod plan;
+mod query;
 mod tags;
 
 #[cfg(test)]
@@ -19,4 +20,5 @@ mod tests;
 pub use block::{BlockSearch, RowGroupFetcher};
 pub use convert::trace_from_otlp;
 pub use live::OtlpFetcher;
+pub use query::{answer_tag_values, answer_tags, compile_search, merge_tag_values, merge_tags, services_in_filter};
 pub use tags::TagSummary;
