@@ -3,11 +3,12 @@
 //! A trace can match in several jobs (in the ingesters and in blocks, or in two blocks), so
 //! results are merged per trace ID as Tempo does (`pkg/traceql/combine.go`): earliest start,
 //! longest duration, first non-empty root names, spansets united by their `by()` identity (the
-//! richer one wins), and per-service stats by maximum. The first `limit` distinct traces found are
-//! kept; the answer is ordered by start time, most recent first.
+//! richer one wins), and per-service stats by maximum. The answer is ordered by start time, most
+//! recent first. Normally the first `limit` distinct traces found are kept and the search may stop
+//! there; with the hint `with(most_recent=true)` the `limit` most recent ones are kept instead,
+//! which needs every job.
 
-use std::collections::HashMap;
-use std::collections::hash_map::Entry;
+use std::collections::{BTreeSet, HashMap};
 
 use strand_proto::otlp::common::KeyValue;
 use strand_proto::tempopb::{SearchMetrics, SearchResponse, SpanSet, TraceSearchMetadata};
@@ -15,19 +16,27 @@ use strand_proto::tempopb::{SearchMetrics, SearchResponse, SpanSet, TraceSearchM
 /// Collects job answers for one search.
 pub(crate) struct SearchCombiner {
     limit: usize,
+    most_recent: bool,
     traces: HashMap<String, TraceSearchMetadata>,
+    /// `(start, trace ID)` of every held trace, oldest first: who goes when a more recent one comes.
+    by_start: BTreeSet<(u64, String)>,
     metrics: SearchMetrics,
 }
 
 impl SearchCombiner {
-    /// A combiner keeping at most `limit` traces; 0 keeps all.
-    pub(crate) fn new(limit: u32) -> SearchCombiner {
-        let limit = usize::try_from(limit).unwrap_or(usize::MAX);
-        SearchCombiner { limit, traces: HashMap::new(), metrics: SearchMetrics::default() }
+    /// A combiner keeping at most `limit` traces (0 keeps all): the first found, or with
+    /// `most_recent` the most recent.
+    pub(crate) fn new(limit: u32, most_recent: bool) -> SearchCombiner {
+        SearchCombiner {
+            limit: usize::try_from(limit).unwrap_or(usize::MAX),
+            most_recent,
+            traces: HashMap::new(),
+            by_start: BTreeSet::new(),
+            metrics: SearchMetrics::default(),
+        }
     }
 
-    /// Merges one job's answer: its traces (new ones only while under the limit) and its
-    /// `inspected*` counters.
+    /// Merges one job's answer: its traces and its `inspected*` counters.
     pub(crate) fn add(&mut self, response: SearchResponse) {
         if let Some(metrics) = response.metrics {
             let total = &mut self.metrics;
@@ -36,20 +45,35 @@ impl SearchCombiner {
             total.inspected_spans = total.inspected_spans.saturating_add(metrics.inspected_spans);
         }
         for trace in response.traces {
-            let is_full = self.is_complete();
-            match self.traces.entry(trace.trace_id.clone()) {
-                Entry::Occupied(mut existing) => combine(existing.get_mut(), trace),
-                Entry::Vacant(slot) if !is_full => {
-                    slot.insert(normalize(trace));
-                }
-                Entry::Vacant(_) => {}
+            if let Some(existing) = self.traces.get_mut(&trace.trace_id) {
+                self.by_start.remove(&(existing.start_time_unix_nano, trace.trace_id.clone()));
+                combine(existing, trace);
+                self.by_start.insert((existing.start_time_unix_nano, existing.trace_id.clone()));
+                continue;
             }
+            if self.is_full() {
+                match self.by_start.first() {
+                    Some((oldest, _)) if self.most_recent && *oldest <= trace.start_time_unix_nano => {
+                        if let Some((_, evicted)) = self.by_start.pop_first() {
+                            self.traces.remove(&evicted);
+                        }
+                    }
+                    _ => continue,
+                }
+            }
+            self.by_start.insert((trace.start_time_unix_nano, trace.trace_id.clone()));
+            self.traces.insert(trace.trace_id.clone(), normalize(trace));
         }
     }
 
-    /// True once `limit` distinct traces are held: further jobs cannot add new ones.
-    pub(crate) fn is_complete(&self) -> bool {
+    fn is_full(&self) -> bool {
         self.limit != 0 && self.traces.len() >= self.limit
+    }
+
+    /// True once no further job can change the answer's set of traces: `limit` traces are held
+    /// and the first ones found are what was asked for.
+    pub(crate) fn is_complete(&self) -> bool {
+        !self.most_recent && self.is_full()
     }
 
     /// The merged answer, most recent first. `metrics` carries the summed `inspected*` counters;
@@ -144,7 +168,12 @@ mod tests {
     fn response(traces: Vec<TraceSearchMetadata>) -> SearchResponse {
         SearchResponse {
             traces,
-            metrics: Some(SearchMetrics { inspected_traces: 2, inspected_bytes: 100, inspected_spans: 7, ..Default::default() }),
+            metrics: Some(SearchMetrics {
+                inspected_traces: 2,
+                inspected_bytes: 100,
+                inspected_spans: 7,
+                ..Default::default()
+            }),
         }
     }
 
@@ -163,11 +192,19 @@ mod tests {
         second.service_stats.insert("a".into(), ServiceStats { span_count: 2, error_count: 1 });
         second.service_stats.insert("b".into(), ServiceStats { span_count: 1, error_count: 0 });
 
-        let mut combiner = SearchCombiner::new(20);
+        let mut combiner = SearchCombiner::new(20, false);
         combiner.add(response(vec![first]));
         combiner.add(response(vec![second]));
         let merged = combiner.finish();
-        assert_eq!(merged.metrics, Some(SearchMetrics { inspected_traces: 4, inspected_bytes: 200, inspected_spans: 14, ..Default::default() }));
+        assert_eq!(
+            merged.metrics,
+            Some(SearchMetrics {
+                inspected_traces: 4,
+                inspected_bytes: 200,
+                inspected_spans: 14,
+                ..Default::default()
+            })
+        );
         let trace = &merged.traces[0];
         assert_eq!((trace.start_time_unix_nano, trace.duration_ms), (1_000, 9));
         assert_eq!((trace.root_service_name.as_str(), trace.root_trace_name.as_str()), ("shop", "GET /"));
@@ -182,7 +219,7 @@ mod tests {
     fn a_lone_deprecated_spanset_is_listed_in_span_sets() {
         let mut only_old = trace("1", 1);
         only_old.span_set = Some(span_set("9", 1, None));
-        let mut combiner = SearchCombiner::new(20);
+        let mut combiner = SearchCombiner::new(20, false);
         combiner.add(response(vec![only_old]));
         let trace = &combiner.finish().traces[0];
         assert_eq!(trace.span_sets, vec![span_set("9", 1, None)]);
@@ -191,7 +228,7 @@ mod tests {
 
     #[test]
     fn the_first_limit_traces_are_kept_and_ordered_most_recent_first() {
-        let mut combiner = SearchCombiner::new(2);
+        let mut combiner = SearchCombiner::new(2, false);
         combiner.add(response(vec![trace("a", 10), trace("b", 30)]));
         assert!(combiner.is_complete());
         // A new trace is refused once full, even a more recent one; a known one still merges.
@@ -205,8 +242,21 @@ mod tests {
     }
 
     #[test]
+    fn most_recent_keeps_the_newest_and_never_completes_early() {
+        let mut combiner = SearchCombiner::new(2, true);
+        combiner.add(response(vec![trace("a", 10), trace("b", 30)]));
+        assert!(!combiner.is_complete(), "a later job may hold more recent traces");
+        combiner.add(response(vec![trace("c", 20), trace("old", 1)]));
+        // A known trace that turns out to start earlier becomes the oldest and is evicted next.
+        combiner.add(response(vec![trace("b", 5), trace("d", 25)]));
+        let merged = combiner.finish();
+        let ids: Vec<_> = merged.traces.iter().map(|t| (t.trace_id.as_str(), t.start_time_unix_nano)).collect();
+        assert_eq!(ids, [("d", 25), ("c", 20)]);
+    }
+
+    #[test]
     fn no_limit_keeps_everything() {
-        let mut combiner = SearchCombiner::new(0);
+        let mut combiner = SearchCombiner::new(0, false);
         combiner.add(response((0..50).map(|i| trace(&i.to_string(), i)).collect()));
         assert!(!combiner.is_complete());
         assert_eq!(combiner.finish().traces.len(), 50);

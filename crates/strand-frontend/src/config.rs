@@ -129,7 +129,8 @@ mod tests {
 
     #[test]
     fn unworkable_settings_are_named() {
-        let cases: [(fn(&mut SearchConfig), &str); 5] = [
+        type Change = fn(&mut SearchConfig);
+        let cases: [(Change, &str); 5] = [
             (|s| s.concurrent_jobs = 0, "query_frontend.search.concurrent_jobs must be above 0"),
             (|s| s.target_bytes_per_job = Size(0), "query_frontend.search.target_bytes_per_job must be above 0"),
             (|s| s.default_result_limit = 0, "query_frontend.search.default_result_limit must be above 0"),

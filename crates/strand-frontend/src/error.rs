@@ -26,7 +26,9 @@ pub(crate) enum FrontendError {
     #[error("invalid TraceQL query: {0}")]
     InvalidTraceql(String),
     /// A TraceQL metrics query sent to `/api/search`.
-    #[error("invalid TraceQL query: metrics queries are answered by /api/metrics/query_range and /api/metrics/query, not /api/search")]
+    #[error(
+        "invalid TraceQL query: metrics queries are answered by /api/metrics/query_range and /api/metrics/query, not /api/search"
+    )]
     MetricsQueryOnSearch,
     /// The v2 tag-values path does not name a TraceQL field; the parser's message follows.
     #[error("please provide a valid tagName: {0}")]

@@ -9,18 +9,30 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use serde::Serialize;
-use strand_model::{TenantError, TenantId, TraceByIdQuerier};
+use strand_backend::Blocklist;
+use strand_model::{SearchQuerier, TenantError, TenantId, TraceByIdQuerier};
+use strand_overrides::Overrides;
 use tower_http::compression::CompressionLayer;
 
+use crate::config::FrontendConfig;
 use crate::error::FrontendError;
-use crate::metrics;
-use crate::trace_by_id;
+use crate::{metrics, search, tags, trace_by_id};
 
 /// What the query API needs from the rest of the process.
 #[derive(Clone)]
 pub struct FrontendState {
     /// Finds traces by ID (the querier, in-process or remote).
     pub querier: Arc<dyn TraceByIdQuerier>,
+    /// Runs search jobs and answers tag queries (the querier, in-process or remote).
+    pub search: Arc<dyn SearchQuerier>,
+    /// The tenants' live blocks, which the sharder cuts into search jobs. Kept fresh by whoever
+    /// owns it (its poller); the frontend only reads it.
+    pub blocklist: Blocklist,
+    /// Per-tenant limits; the frontend reads `read.max_search_duration` and
+    /// `read.max_bytes_per_job`.
+    pub overrides: Arc<Overrides>,
+    /// The `query_frontend` section, validated.
+    pub config: FrontendConfig,
     /// When true, trace routes require `X-Scope-OrgID`; when false it is ignored and every
     /// request belongs to `single-tenant`, as in Tempo.
     pub multitenancy_enabled: bool,
@@ -44,13 +56,20 @@ pub struct BuildInfo {
     pub build_date: String,
 }
 
-/// Tempo's query API: trace by ID (v1 and v2), `/api/echo` and `/api/status/buildinfo`.
+/// Tempo's query API: trace by ID (v1 and v2), search, tag names and tag values (v1 and v2),
+/// `/api/echo` and `/api/status/buildinfo`.
 ///
 /// Handlers accept any method, as Tempo's do. Responses are gzipped for clients that accept it.
 pub fn router(state: FrontendState) -> Router {
     Router::new()
         .route("/api/traces/{id}", any(trace_by_id::trace_by_id_v1))
         .route("/api/v2/traces/{id}", any(trace_by_id::trace_by_id_v2))
+        .route("/api/search", any(search::search))
+        .route("/api/search/tags", any(tags::tags_v1))
+        .route("/api/v2/search/tags", any(tags::tags_v2))
+        // `{tag}` may contain `/`: the handlers take everything up to the final `/values`.
+        .route("/api/search/tag/{*tag}", any(tags::tag_values_v1))
+        .route("/api/v2/search/tag/{*tag}", any(tags::tag_values_v2))
         .route("/api/echo", any(echo))
         .route("/api/status/buildinfo", any(build_info))
         .layer(middleware::from_fn(count_requests))

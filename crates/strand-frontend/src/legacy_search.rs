@@ -224,6 +224,7 @@ fn quote_regex(text: &str) -> String {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use crate::traceql::{QueryKind, check_query};
 
     fn tags(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
@@ -235,7 +236,10 @@ mod tests {
             decode_tags(r#"service.name="cart svc" http.method=GET flag"#).unwrap(),
             tags(&[("service.name", "cart svc"), ("http.method", "GET"), ("flag", "")])
         );
-        assert_eq!(decode_tags(r#"a="q\"uote\\d" b= c="""#).unwrap(), tags(&[("a", r#"q"uote\d"#), ("b", ""), ("c", "")]));
+        assert_eq!(
+            decode_tags(r#"a="q\"uote\\d" b= c="""#).unwrap(),
+            tags(&[("a", r#"q"uote\d"#), ("b", ""), ("c", "")])
+        );
         assert_eq!(decode_tags("a=1\nb=2").unwrap(), tags(&[("a", "1"), ("b", "2")]));
         assert_eq!(decode_tags("  ").unwrap(), BTreeMap::new());
     }
@@ -287,6 +291,25 @@ mod tests {
         assert_eq!(tags_to_traceql(&tags(&[("http.status_code", "5xx")]), 0, 0), r#"{ .http.status_code = "5xx" }"#);
         assert_eq!(tags_to_traceql(&tags(&[("my key", "a\"b")]), 0, 0), r#"{ ."my key" = "a\"b" }"#);
         assert_eq!(tags_to_traceql(&tags(&[("k8s/pod:x", "v")]), 0, 0), r#"{ .k8s/pod:x = "v" }"#);
+    }
+
+    #[test]
+    fn every_translation_is_valid_traceql() {
+        let all = tags(&[
+            ("root.name", "a\"b\\c.*"),
+            ("root.service.name", "(x)"),
+            ("name", "GET /{id}"),
+            ("status.code", "ok"),
+            ("http.status_code", "-1"),
+            ("service.name", "$^"),
+            ("http.url", "https://x/?a=b&c"),
+            ("my key", "tab\there"),
+            ("k8s/pod:x", "é"),
+            ("empty", ""),
+        ]);
+        for query in [tags_to_traceql(&all, 1, 2), tags_to_traceql(&BTreeMap::new(), 0, 5)] {
+            assert_eq!(check_query(&query), Ok(QueryKind::Search { most_recent: false }), "{query}");
+        }
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! the combiner's and sharder's checks, in that order, with Tempo's messages), turns a legacy tag
 //! search into TraceQL, and hands the search to the sharder.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -35,14 +35,15 @@ pub(crate) async fn search(
     tracing::Span::current().record("tenant", tenant.as_str());
     let Query(pairs) = query.map_err(|rejection| FrontendError::InvalidRequest(rejection.body_text()))?;
     let limits = &state.overrides.limits(&tenant).read;
-    let request = parse_search(&Params(pairs), &state.config.search, limits)?;
+    let Parsed { request, most_recent } = parse_search(&Params(pairs), &state.config.search, limits)?;
 
     let target_bytes = match limits.max_bytes_per_job.bytes() {
         0 => state.config.search.target_bytes_per_job.bytes(),
         bytes => bytes,
     };
     let plan = sharder::plan(&state.blocklist.blocks(&tenant), request.start_secs, request.end_secs, target_bytes);
-    let response = sharder::run(state.search.as_ref(), &tenant, &request, plan, state.config.search.concurrent_jobs)
+    let concurrent_jobs = state.config.search.concurrent_jobs;
+    let response = sharder::run(state.search.as_ref(), &tenant, &request, most_recent, plan, concurrent_jobs)
         .await
         .map_err(FrontendError::Query)?;
 
@@ -74,12 +75,20 @@ pub(crate) fn check_window(start: u32, end: u32, max: Duration) -> Result<(), Fr
     Ok(())
 }
 
+/// A validated search.
+pub(crate) struct Parsed {
+    /// What every job is asked.
+    pub(crate) request: SearchRequest,
+    /// The query carries `with(most_recent=true)`.
+    pub(crate) most_recent: bool,
+}
+
 /// Reads a search request, checking it in Tempo's order so the first error reported is Tempo's.
 pub(crate) fn parse_search(
     params: &Params,
     config: &SearchConfig,
     limits: &ReadLimits,
-) -> Result<SearchRequest, FrontendError> {
+) -> Result<Parsed, FrontendError> {
     let bad = |message: String| FrontendError::InvalidRequest(message);
     let start = params.u32("start")?.unwrap_or(0);
     let end = params.u32("end")?.unwrap_or(0);
@@ -94,12 +103,12 @@ pub(crate) fn parse_search(
     };
     if traceql.is_none() && tags_text.is_none() && start == 0 && end == 0 {
         // Grafana's first search UI sent every tag as its own parameter.
-        let mut seen = Vec::new();
+        let mut seen = HashSet::new();
         for (key, value) in &params.0 {
-            if RESERVED.contains(&key.as_str()) || seen.contains(key) {
+            // Only a key's first value counts, as with Go's `url.Values`.
+            if RESERVED.contains(&key.as_str()) || !seen.insert(key.as_str()) {
                 continue;
             }
-            seen.push(key.clone());
             if !value.is_empty() {
                 tags.insert(key.clone(), value.clone());
             }
@@ -130,11 +139,11 @@ pub(crate) fn parse_search(
         Some(text) => text.to_string(),
         None => tags_to_traceql(&tags, min_duration_ms, max_duration_ms.unwrap_or(0)),
     };
-    match check_query(&query) {
-        Ok(QueryKind::Search) => {}
+    let most_recent = match check_query(&query) {
+        Ok(QueryKind::Search { most_recent }) => most_recent,
         Ok(QueryKind::Metrics) => return Err(FrontendError::MetricsQueryOnSearch),
         Err(message) => return Err(FrontendError::InvalidTraceql(message)),
-    }
+    };
 
     check_window(start, end, max_search_duration(config, limits))?;
     let spans_per_span_set = spans_per_span_set.unwrap_or(config.default_spans_per_span_set);
@@ -144,12 +153,14 @@ pub(crate) fn parse_search(
             config.max_spans_per_span_set
         )));
     }
-    Ok(SearchRequest { query, start_secs: start, end_secs: end, limit, spans_per_span_set })
+    let request = SearchRequest { query, start_secs: start, end_secs: end, limit, spans_per_span_set };
+    Ok(Parsed { request, most_recent })
 }
 
 /// A Go duration parameter in whole milliseconds (saturating at `u32::MAX`), if given.
 fn duration_ms(params: &Params, name: &str) -> Result<Option<u32>, FrontendError> {
     let Some(text) = params.get(name) else { return Ok(None) };
-    let duration = parse_go_duration(text).map_err(|e| FrontendError::InvalidRequest(format!("invalid {name}: {e}")))?;
+    let duration =
+        parse_go_duration(text).map_err(|e| FrontendError::InvalidRequest(format!("invalid {name}: {e}")))?;
     Ok(Some(u32::try_from(duration.as_millis()).unwrap_or(u32::MAX)))
 }

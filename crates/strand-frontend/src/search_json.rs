@@ -88,6 +88,8 @@ fn write_metadata_metrics(out: &mut Vec<u8>, metrics: &MetadataMetrics) {
     object.close();
 }
 
+// `Object::list` hands each item of a `Vec<String>` by reference.
+#[allow(clippy::ptr_arg)]
 fn write_text(out: &mut Vec<u8>, text: &String) {
     write_string(out, text);
 }
@@ -223,8 +225,11 @@ mod tests {
     fn service_stats_are_sorted_and_empty_entries_kept() {
         let trace = TraceSearchMetadata {
             trace_id: "1".into(),
-            service_stats: [("b".to_string(), ServiceStats::default()), ("a".to_string(), ServiceStats { span_count: 1, error_count: 0 })]
-                .into(),
+            service_stats: [
+                ("b".to_string(), ServiceStats::default()),
+                ("a".to_string(), ServiceStats { span_count: 1, error_count: 0 }),
+            ]
+            .into(),
             ..Default::default()
         };
         let mut out = Vec::new();
@@ -238,10 +243,19 @@ mod tests {
             tag_names: vec!["http.method".into(), "service.name".into()],
             metrics: Some(MetadataMetrics { inspected_bytes: 630_188, ..Default::default() }),
         };
-        assert_eq!(text(tags_response(&v1)), r#"{"tagNames":["http.method","service.name"],"metrics":{"inspectedBytes":"630188"}}"#);
+        assert_eq!(
+            text(tags_response(&v1)),
+            r#"{"tagNames":["http.method","service.name"],"metrics":{"inspectedBytes":"630188"}}"#
+        );
         let v2 = SearchTagsV2Response {
             scopes: vec![SearchTagsV2Scope { name: "resource".into(), tags: vec!["k6".into(), "service.name".into()] }],
-            metrics: Some(MetadataMetrics { inspected_bytes: 377_046, total_jobs: 2, completed_jobs: 2, total_blocks: 1, total_block_bytes: 9 }),
+            metrics: Some(MetadataMetrics {
+                inspected_bytes: 377_046,
+                total_jobs: 2,
+                completed_jobs: 2,
+                total_blocks: 1,
+                total_block_bytes: 9,
+            }),
         };
         assert_eq!(
             text(tags_v2_response(&v2)),
@@ -259,6 +273,9 @@ mod tests {
             tag_values: vec![TagValue { r#type: "keyword".into(), value: "ok".into() }],
             metrics: None,
         };
-        assert_eq!(text(tag_values_v2_response(&typed)), r#"{"tagValues":[{"type":"keyword","value":"ok"}],"metrics":{}}"#);
+        assert_eq!(
+            text(tag_values_v2_response(&typed)),
+            r#"{"tagValues":[{"type":"keyword","value":"ok"}],"metrics":{}}"#
+        );
     }
 }

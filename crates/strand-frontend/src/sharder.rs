@@ -50,7 +50,9 @@ pub(crate) fn plan(blocks: &[BlockMeta], start: u32, end: u32, target_bytes_per_
         })
         .collect();
     overlapping.sort_by(|a, b| {
-        (b.end_unix_nano, b.start_unix_nano).cmp(&(a.end_unix_nano, a.start_unix_nano)).then(a.block_id.cmp(&b.block_id))
+        (b.end_unix_nano, b.start_unix_nano)
+            .cmp(&(a.end_unix_nano, a.start_unix_nano))
+            .then(a.block_id.cmp(&b.block_id))
     });
     for meta in overlapping {
         plan.total_blocks = plan.total_blocks.saturating_add(1);
@@ -78,21 +80,24 @@ fn slices(meta: &BlockMeta, target: u64) -> impl Iterator<Item = BlockSlice> + '
 }
 
 /// Runs the plan: at most `concurrent_jobs` jobs in flight, started in plan order. No new job
-/// starts once `request.limit` traces are collected (jobs still running are dropped). A failed
-/// job fails the whole search with its error.
+/// starts once `request.limit` traces are collected (jobs still running are dropped), unless
+/// `most_recent` asks for the most recent traces, which takes every job. A failed job fails the
+/// whole search with its error.
 #[tracing::instrument(skip_all, fields(tenant = %tenant, jobs = plan.jobs.len()))]
 pub(crate) async fn run(
     querier: &dyn SearchQuerier,
     tenant: &TenantId,
     request: &SearchRequest,
+    most_recent: bool,
     plan: Plan,
     concurrent_jobs: usize,
 ) -> Result<SearchResponse, ServiceError> {
     let total_jobs = u32::try_from(plan.jobs.len()).unwrap_or(u32::MAX);
-    let mut combiner = SearchCombiner::new(request.limit);
+    let mut combiner = SearchCombiner::new(request.limit, most_recent);
     let mut completed_jobs = 0u32;
-    let mut answers = futures::stream::iter(plan.jobs.iter().map(|job| async move {
-        match job {
+    let (total_blocks, total_block_bytes) = (plan.total_blocks, plan.total_block_bytes);
+    let mut answers = futures::stream::iter(plan.jobs.into_iter().map(|job| async move {
+        match &job {
             Job::Recent => {
                 metrics::SEARCH_JOBS.with_label_values(&["recent"]).inc();
                 querier.search_recent(tenant, request).await
@@ -115,8 +120,8 @@ pub(crate) async fn run(
     let metrics = response.metrics.get_or_insert_with(SearchMetrics::default);
     metrics.total_jobs = total_jobs;
     metrics.completed_jobs = completed_jobs;
-    metrics.total_blocks = plan.total_blocks;
-    metrics.total_block_bytes = plan.total_block_bytes;
+    metrics.total_blocks = total_blocks;
+    metrics.total_block_bytes = total_block_bytes;
     Ok(response)
 }
 
@@ -126,26 +131,7 @@ mod tests {
     use strand_model::BlockId;
 
     use super::*;
-
-    const SECOND: u64 = 1_000_000_000;
-
-    pub(crate) fn block(start_secs: u64, end_secs: u64, row_groups: u32, data_size: u64) -> BlockMeta {
-        BlockMeta {
-            format: "v1".into(),
-            block_id: BlockId::new_random(),
-            tenant_id: "single-tenant".into(),
-            start_unix_nano: start_secs * SECOND,
-            end_unix_nano: end_secs * SECOND,
-            total_traces: 1,
-            total_spans: 1,
-            row_groups,
-            data_size,
-            footer_size: 0,
-            filter_size: 0,
-            compaction_level: 0,
-            created_at: 0,
-        }
-    }
+    use crate::testing::block;
 
     fn slice_shapes(plan: &Plan) -> Vec<(BlockId, u32, u32)> {
         plan.jobs

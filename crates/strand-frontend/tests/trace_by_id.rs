@@ -14,14 +14,19 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use prost::Message;
 use serde_json::{Value, json};
+use strand_backend::{Backend, Blocklist};
 use strand_common::{ErrorCode, ServiceError};
-use strand_frontend::{BuildInfo, FrontendState, router};
-use strand_model::{FoundTrace, TenantId, TimeRange, TraceByIdQuerier, TraceId};
+use strand_frontend::{BuildInfo, FrontendConfig, FrontendState, router};
+use strand_model::{
+    BlockSlice, FoundTrace, SearchQuerier, SearchRequest, TagValuesRequest, TagValuesResponse, TagsRequest,
+    TagsResponse, TenantId, TimeRange, TraceByIdQuerier, TraceId,
+};
+use strand_overrides::Overrides;
 use strand_proto::otlp::common::{AnyValue, ArrayValue, InstrumentationScope, KeyValue, KeyValueList, any_value};
 use strand_proto::otlp::resource::Resource;
 use strand_proto::otlp::trace::span::{Event, Link};
 use strand_proto::otlp::trace::{ResourceSpans, ScopeSpans, Span, Status};
-use strand_proto::tempopb::{PartialStatus, Trace, TraceByIdResponse};
+use strand_proto::tempopb::{PartialStatus, SearchResponse, Trace, TraceByIdResponse};
 use tower::ServiceExt;
 
 const TRACE_HEX: &str = "5b8efff798038103d269b633813fc700";
@@ -47,6 +52,33 @@ impl TraceByIdQuerier for FakeQuerier {
     }
 }
 
+/// Search is not what these tests are about.
+struct NoSearch;
+
+#[async_trait]
+impl SearchQuerier for NoSearch {
+    async fn search_recent(&self, _: &TenantId, _: &SearchRequest) -> Result<SearchResponse, ServiceError> {
+        Ok(SearchResponse::default())
+    }
+
+    async fn search_block(
+        &self,
+        _: &TenantId,
+        _: &SearchRequest,
+        _: &BlockSlice,
+    ) -> Result<SearchResponse, ServiceError> {
+        Ok(SearchResponse::default())
+    }
+
+    async fn search_tags(&self, _: &TenantId, _: &TagsRequest) -> Result<TagsResponse, ServiceError> {
+        Ok(TagsResponse::default())
+    }
+
+    async fn search_tag_values(&self, _: &TenantId, _: &TagValuesRequest) -> Result<TagValuesResponse, ServiceError> {
+        Ok(TagValuesResponse::default())
+    }
+}
+
 struct Harness {
     querier: Arc<FakeQuerier>,
     router: axum::Router,
@@ -57,6 +89,10 @@ impl Harness {
         let querier = Arc::new(FakeQuerier { answer, calls: Mutex::new(Vec::new()) });
         let router = router(FrontendState {
             querier: querier.clone(),
+            search: Arc::new(NoSearch),
+            blocklist: Blocklist::new(Backend::in_memory(), false),
+            overrides: Arc::new(Overrides::default()),
+            config: FrontendConfig::default(),
             multitenancy_enabled,
             build_info: BuildInfo {
                 version: "2.9.0-strand.0.1.0".into(),

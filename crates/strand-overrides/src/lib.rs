@@ -138,6 +138,10 @@ mod tests {
         assert_eq!(slow.read.max_search_duration, Duration::secs(24 * 3600));
         assert_eq!(slow.read.max_bytes_per_job, Size::mib(10));
         assert!(overrides.validate().is_ok());
+        // As written in docs/configuration.md.
+        let zero: Overrides =
+            serde_yaml::from_str("defaults: { read: { max_search_duration: 0, max_bytes_per_job: 0 } }").unwrap();
+        assert_eq!(zero, Overrides::default());
         let err = serde_yaml::from_str::<Overrides>("defaults: { read: { max_duration: 1h } }").unwrap_err();
         assert!(err.to_string().contains("max_duration"), "{err}");
     }
