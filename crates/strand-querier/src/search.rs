@@ -10,7 +10,9 @@ use object_store::ObjectStoreExt;
 use strand_backend::{BlockMeta, keys};
 use strand_common::{ErrorCode, ServiceError};
 use strand_encoding::BlockError;
-use strand_encoding::search::{TagSummary, answer_tag_values, answer_tags, compile_search, merge_tag_values, merge_tags};
+use strand_encoding::search::{
+    TagSummary, answer_tag_values, answer_tags, compile_search, merge_tag_values, merge_tags,
+};
 use strand_model::{
     BlockId, BlockSlice, SearchQuerier, SearchRequest, TagValuesRequest, TagValuesResponse, TagsRequest, TagsResponse,
     TenantId, TimeRange,
@@ -93,7 +95,12 @@ impl Querier {
     }
 
     /// The merged summary of the blocks in the window, and the bytes it took.
-    async fn stored_summary(&self, tenant: &TenantId, start_secs: u32, end_secs: u32) -> Result<(TagSummary, u64), ServiceError> {
+    async fn stored_summary(
+        &self,
+        tenant: &TenantId,
+        start_secs: u32,
+        end_secs: u32,
+    ) -> Result<(TagSummary, u64), ServiceError> {
         let metas = self.blocks_in(tenant, start_secs, end_secs);
         let bytes = metas.iter().map(|m| m.tags_size).sum();
         let summaries: Vec<Arc<TagSummary>> = stream::iter(metas)

@@ -145,10 +145,7 @@ impl Intrinsic {
 
     /// True for fields stored once per trace (cheap to filter on in storage).
     pub fn is_trace_level(self) -> bool {
-        matches!(
-            self,
-            Intrinsic::TraceDuration | Intrinsic::RootName | Intrinsic::RootServiceName | Intrinsic::TraceId
-        )
+        matches!(self, Intrinsic::TraceDuration | Intrinsic::RootName | Intrinsic::RootServiceName | Intrinsic::TraceId)
     }
 }
 

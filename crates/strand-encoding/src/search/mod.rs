@@ -10,6 +10,7 @@ mod columns;
 pub(crate) mod convert;
 mod live;
 mod plan;
+mod prefilter;
 mod query;
 mod tags;
 

@@ -18,9 +18,20 @@ use crate::block::tests::{runtime, stored_block, strategies};
 use crate::block::{BlockConfig, BlockReader};
 
 const KEYS: [&str; 14] = [
-    "service.name", "k8s.pod.name", "deployment.environment", "cluster", "container", "http.method",
-    "http.request.method", "url.full", "http.route", "db.system", "http.status_code",
-    "http.response.status_code", "a", "a.b",
+    "service.name",
+    "k8s.pod.name",
+    "deployment.environment",
+    "cluster",
+    "container",
+    "http.method",
+    "http.request.method",
+    "url.full",
+    "http.route",
+    "db.system",
+    "http.status_code",
+    "http.response.status_code",
+    "a",
+    "a.b",
 ];
 
 /// A request reading every intrinsic and the test keys, unscoped (so span and resource both).
@@ -44,9 +55,8 @@ fn collect<F: SpansetFetcher>(fetcher: &mut F, request: &FetchSpansRequest) -> R
 
 /// The parts of a span both paths must agree on, for the keys the request reads.
 fn comparable(span: &Span) -> impl PartialEq + std::fmt::Debug {
-    let attrs = |list: &[strand_traceql::Attribute]| {
-        KEYS.iter().map(|k| find_attribute(list, k).cloned()).collect::<Vec<_>>()
-    };
+    let attrs =
+        |list: &[strand_traceql::Attribute]| KEYS.iter().map(|k| find_attribute(list, k).cloned()).collect::<Vec<_>>();
     (
         (span.span_id.clone(), span.parent_span_id.clone(), span.name.clone(), span.kind, span.status),
         (span.status_message.clone(), span.start_unix_nano, span.duration_nano),
@@ -131,7 +141,7 @@ fn a_time_window_skips_traces_outside_it() {
         let (backend, meta) = stored_block(&traces, &config).await;
         assert_eq!(meta.row_groups, 5);
         let reader = BlockReader::new(backend, 4);
-        reader.search(&meta, 0..5, request, |fetcher, request| collect(fetcher, request)).await.unwrap()
+        reader.search(&meta, 0..5, request, collect).await.unwrap()
     });
     assert_eq!(searched.pruned_row_groups, 2);
     assert_eq!(names(searched.results.into_iter().flatten().collect()), ["op2", "op3", "op4"]);

@@ -1,0 +1,226 @@
+//! Vectorised checks of simple conditions on whole columns, before any span is built.
+//!
+//! When a request says every span must satisfy all its conditions (`all_conditions`), the
+//! conditions on plain columns (intrinsics, trace-level fields, dedicated attribute columns) are
+//! checked column by column: dictionary columns compare each distinct value once and then look
+//! rows up by key. Only rows that pass are turned into spans for the engine. The engine still
+//! evaluates the whole query, so this only has to be a superset of what it keeps: conditions it
+//! cannot check exactly here are left out, never guessed.
+
+use std::cmp::Ordering;
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Int32Type, Int64Type, UInt64Type};
+use arrow_array::{Array, RecordBatch};
+use regex::Regex;
+use strand_traceql::{AttributeScope, CompareOp, Condition, FetchSpansRequest, FieldRef, Intrinsic, Value};
+
+use super::convert::span_duration;
+use super::plan::ColumnPlan;
+use crate::block::attrs::StrCol;
+use crate::block::schema::{self, RESOURCE_DEDICATED, SPAN_DEDICATED_INT, SPAN_DEDICATED_STR};
+
+/// How a column holds the field a condition tests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ColumnKind {
+    Str,
+    Int64,
+    UInt64,
+    /// `duration_nano`: read the way the engine sees it (see `convert::span_duration`).
+    SpanDuration,
+    Status,
+    Kind,
+}
+
+/// One condition, ready to run on a column.
+struct ColumnCheck {
+    column: &'static str,
+    kind: ColumnKind,
+    op: CompareOp,
+    operands: Vec<Value>,
+    regexes: Vec<Regex>,
+}
+
+/// The checks of one request; empty when nothing can be checked on columns.
+pub(crate) struct Prefilter {
+    checks: Vec<ColumnCheck>,
+}
+
+impl Prefilter {
+    pub(crate) fn new(request: &FetchSpansRequest, plan: &ColumnPlan) -> Prefilter {
+        if !request.all_conditions {
+            return Prefilter { checks: Vec::new() };
+        }
+        let checks = request.conditions.iter().filter_map(|c| ColumnCheck::new(c, plan)).collect();
+        Prefilter { checks }
+    }
+
+    /// Which rows of `batch` may hold a matching span; `None` when every row may.
+    pub(crate) fn rows(&self, batch: &RecordBatch) -> Option<Vec<bool>> {
+        if self.checks.is_empty() {
+            return None;
+        }
+        let mut keep = vec![true; batch.num_rows()];
+        for check in &self.checks {
+            let array = batch.column_by_name(check.column)?;
+            if !check.apply(array.as_ref(), &mut keep) {
+                return None;
+            }
+        }
+        Some(keep)
+    }
+}
+
+impl ColumnCheck {
+    fn new(condition: &Condition, plan: &ColumnPlan) -> Option<ColumnCheck> {
+        let op = condition.op?;
+        // Negations hold for spans without the field too: leave them to the engine.
+        if matches!(op, CompareOp::NotEq | CompareOp::NotRegex) || condition.operands.is_empty() {
+            return None;
+        }
+        let (column, kind) = column_of(&condition.field, plan)?;
+        let usable = condition.operands.iter().all(|v| match kind {
+            ColumnKind::Str => matches!(v, Value::Str(_)),
+            ColumnKind::Int64 | ColumnKind::UInt64 | ColumnKind::SpanDuration => {
+                matches!(v, Value::Int(_) | Value::Float(_) | Value::Duration(_)) && op != CompareOp::Regex
+            }
+            ColumnKind::Status => matches!(v, Value::Status(_) | Value::Int(_)) && op == CompareOp::Eq,
+            ColumnKind::Kind => matches!(v, Value::Kind(_) | Value::Int(_)) && op == CompareOp::Eq,
+        });
+        if !usable {
+            return None;
+        }
+        let regexes = if op == CompareOp::Regex {
+            let patterns = condition.operands.iter().map(|v| match v {
+                Value::Str(s) => strand_traceql::compile_regex(s).ok(),
+                _ => None,
+            });
+            patterns.collect::<Option<Vec<Regex>>>()?
+        } else {
+            Vec::new()
+        };
+        Some(ColumnCheck { column, kind, op, operands: condition.operands.clone(), regexes })
+    }
+
+    /// ANDs this check into `keep`; false when the column is not what was expected.
+    fn apply(&self, array: &dyn Array, keep: &mut [bool]) -> bool {
+        match self.kind {
+            ColumnKind::Str => {
+                let Ok(column) = StrCol::new(array, self.column) else { return false };
+                match column {
+                    StrCol::Dict { keys, values } => {
+                        let matching: Vec<bool> =
+                            (0..values.len()).map(|i| values.is_valid(i) && self.string(values.value(i))).collect();
+                        for (row, keep) in keep.iter_mut().enumerate().filter(|(_, k)| **k) {
+                            *keep = keys.is_valid(row)
+                                && usize::try_from(keys.value(row))
+                                    .ok()
+                                    .and_then(|k| matching.get(k).copied())
+                                    .unwrap_or(false);
+                        }
+                    }
+                    StrCol::Plain(strings) => {
+                        for (row, keep) in keep.iter_mut().enumerate().filter(|(_, k)| **k) {
+                            *keep = strings.is_valid(row) && self.string(strings.value(row));
+                        }
+                    }
+                }
+            }
+            ColumnKind::Int64 => {
+                let Some(ints) = array.as_primitive_opt::<Int64Type>() else { return false };
+                for (row, keep) in keep.iter_mut().enumerate().filter(|(_, k)| **k) {
+                    *keep = ints.is_valid(row) && self.number(i128::from(ints.value(row)));
+                }
+            }
+            ColumnKind::UInt64 | ColumnKind::SpanDuration => {
+                let Some(ints) = array.as_primitive_opt::<UInt64Type>() else { return false };
+                let as_seen = |v: u64| if self.kind == ColumnKind::SpanDuration { span_duration(v) } else { v };
+                for (row, keep) in keep.iter_mut().enumerate().filter(|(_, k)| **k) {
+                    *keep = ints.is_valid(row) && self.number(i128::from(as_seen(ints.value(row))));
+                }
+            }
+            ColumnKind::Status | ColumnKind::Kind => {
+                let Some(codes) = array.as_primitive_opt::<Int32Type>() else { return false };
+                let wanted: Vec<i64> = self
+                    .operands
+                    .iter()
+                    .filter_map(|v| match v {
+                        Value::Status(s) => Some(s.otlp_code()),
+                        Value::Kind(k) => Some(k.otlp_code()),
+                        Value::Int(i) => Some(*i),
+                        _ => None,
+                    })
+                    .collect();
+                for (row, keep) in keep.iter_mut().enumerate().filter(|(_, k)| **k) {
+                    *keep = wanted.contains(&i64::from(codes.value(row)));
+                }
+            }
+        }
+        true
+    }
+
+    /// Whether a string satisfies the condition for any operand.
+    fn string(&self, value: &str) -> bool {
+        if self.op == CompareOp::Regex {
+            return self.regexes.iter().any(|re| re.is_match(value));
+        }
+        self.operands.iter().any(|operand| match operand {
+            Value::Str(s) => ordering_holds(self.op, value.cmp(s)),
+            _ => false,
+        })
+    }
+
+    /// Whether a number satisfies the condition for any operand.
+    fn number(&self, value: i128) -> bool {
+        self.operands.iter().any(|operand| {
+            let ordering = match operand {
+                Value::Int(i) => Some(value.cmp(&i128::from(*i))),
+                Value::Duration(d) => Some(value.cmp(&i128::from(*d))),
+                Value::Float(f) => (value as f64).partial_cmp(f),
+                _ => None,
+            };
+            ordering.is_some_and(|o| ordering_holds(self.op, o))
+        })
+    }
+}
+
+fn ordering_holds(op: CompareOp, ordering: Ordering) -> bool {
+    match op {
+        CompareOp::Eq => ordering.is_eq(),
+        CompareOp::NotEq => ordering.is_ne(),
+        CompareOp::Lt => ordering.is_lt(),
+        CompareOp::LtEq => ordering.is_le(),
+        CompareOp::Gt => ordering.is_gt(),
+        CompareOp::GtEq => ordering.is_ge(),
+        CompareOp::Regex | CompareOp::NotRegex => false,
+    }
+}
+
+/// The single column holding `field`, when there is one and the plan reads only it.
+fn column_of(field: &FieldRef, plan: &ColumnPlan) -> Option<(&'static str, ColumnKind)> {
+    match field {
+        FieldRef::Intrinsic(intrinsic) => Some(match intrinsic {
+            Intrinsic::Name => (schema::NAME, ColumnKind::Str),
+            Intrinsic::StatusMessage => (schema::STATUS_MESSAGE, ColumnKind::Str),
+            Intrinsic::Status => (schema::STATUS_CODE, ColumnKind::Status),
+            Intrinsic::Kind => (schema::KIND, ColumnKind::Kind),
+            Intrinsic::Duration => (schema::DURATION_NANO, ColumnKind::SpanDuration),
+            Intrinsic::RootName => (schema::ROOT_SPAN_NAME, ColumnKind::Str),
+            Intrinsic::RootServiceName => (schema::ROOT_SERVICE_NAME, ColumnKind::Str),
+            Intrinsic::TraceDuration => (schema::TRACE_DURATION_NANO, ColumnKind::UInt64),
+            _ => return None,
+        }),
+        // A dedicated column answers alone only when the plan skipped the generic list, that is
+        // when no value of another type could match.
+        FieldRef::Attribute { scope: AttributeScope::Span, name } if !plan.span_keys.contains(name) => {
+            if let Some((_, column, _)) = SPAN_DEDICATED_STR.iter().find(|(key, _, _)| key == name) {
+                return Some((column, ColumnKind::Str));
+            }
+            SPAN_DEDICATED_INT.iter().find(|(key, _)| key == name).map(|(_, column)| (*column, ColumnKind::Int64))
+        }
+        FieldRef::Attribute { scope: AttributeScope::Resource, name } if !plan.resource_keys.contains(name) => {
+            RESOURCE_DEDICATED.iter().find(|(key, _)| key == name).map(|(_, column)| (*column, ColumnKind::Str))
+        }
+        _ => None,
+    }
+}
