@@ -63,8 +63,14 @@ impl BlockReader {
         let metadata = Arc::clone(footer.metadata());
         let total = metadata.num_row_groups();
         let wanted: Vec<usize> = (row_groups.start.min(total)..row_groups.end.min(total)).collect();
-        let selected: Vec<usize> =
-            wanted.iter().copied().filter(|rg| in_time_range(&metadata, *rg, &request)).collect();
+        let plan = Arc::new(ColumnPlan::new(&request));
+        let prefilter = Prefilter::new(&request, &plan);
+        let selected: Vec<usize> = wanted
+            .iter()
+            .copied()
+            .filter(|rg| in_time_range(&metadata, *rg, &request))
+            .filter(|rg| metadata.row_groups().get(*rg).is_some_and(|group| prefilter.row_group_may_match(group)))
+            .collect();
         let pruned_row_groups = wanted.len() - selected.len();
         if selected.is_empty() {
             return Ok(BlockSearch {
@@ -74,7 +80,6 @@ impl BlockReader {
             });
         }
 
-        let plan = Arc::new(ColumnPlan::new(&request));
         let mask = ProjectionMask::roots(metadata.file_metadata().schema_descr(), plan.roots());
         let path = keys::block_object(&tenant, meta.block_id, keys::DATA);
         let input = ObjectReader::new(Arc::clone(self.backend().store()), path, metadata, Arc::clone(&fetched));

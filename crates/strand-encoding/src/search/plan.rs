@@ -133,9 +133,11 @@ impl ColumnPlan {
             in_generic = !compares_only(condition, |v| matches!(v, Value::Int(_) | Value::Float(_)));
         }
         // A dedicated key sent with another type (a string status code, say) stays in the
-        // generic list, so it is read there too unless the comparison could not match it. A
-        // float-typed status code compared with an integer is the one case this misses: not
-        // worth reading every span's generic list for.
+        // generic list, so it is read there too unless the comparison could not match it. The
+        // one case this misses: a well-known key whose first occurrence is not a plain scalar (an
+        // array, bytes, no value) or is a float status code, compared with a plain value. SDKs send these as plain strings and integers;
+        // reading every span's generic list for the odd case would cost the most common
+        // searches their fast path.
         if in_generic {
             push_unique(&mut self.span_keys, name.to_string());
             self.columns.insert(schema::SPAN_ATTRS);

@@ -12,6 +12,8 @@ use std::cmp::Ordering;
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Int32Type, Int64Type, UInt64Type};
 use arrow_array::{Array, RecordBatch};
+use parquet::file::metadata::RowGroupMetaData;
+use parquet::file::statistics::Statistics;
 use regex::Regex;
 use strand_traceql::{AttributeScope, CompareOp, Condition, FetchSpansRequest, FieldRef, Intrinsic, Value};
 
@@ -53,6 +55,14 @@ impl Prefilter {
         }
         let checks = request.conditions.iter().filter_map(|c| ColumnCheck::new(c, plan)).collect();
         Prefilter { checks }
+    }
+
+    /// False when a row group's column statistics prove that no span in it can match.
+    pub(crate) fn row_group_may_match(&self, group: &RowGroupMetaData) -> bool {
+        self.checks.iter().all(|check| {
+            let chunk = group.columns().iter().find(|c| c.column_path().string() == check.column);
+            chunk.and_then(|c| c.statistics()).is_none_or(|stats| check.may_match(stats))
+        })
     }
 
     /// Which rows of `batch` may hold a matching span; `None` when every row may.
@@ -100,6 +110,68 @@ impl ColumnCheck {
             Vec::new()
         };
         Some(ColumnCheck { column, kind, op, operands: condition.operands.clone(), regexes })
+    }
+
+    /// Whether a column chunk with these statistics may hold a matching value. Truncated string
+    /// statistics are still bounds, so they still prove absence.
+    fn may_match(&self, stats: &Statistics) -> bool {
+        let within = |min: Ordering, max: Ordering| match self.op {
+            // `min` is how the chunk's minimum compares with the operand, `max` likewise.
+            CompareOp::Eq => min.is_le() && max.is_ge(),
+            CompareOp::Lt => min.is_lt(),
+            CompareOp::LtEq => min.is_le(),
+            CompareOp::Gt => max.is_gt(),
+            CompareOp::GtEq => max.is_ge(),
+            CompareOp::NotEq | CompareOp::Regex | CompareOp::NotRegex => true,
+        };
+        match (self.kind, stats) {
+            (ColumnKind::Str, Statistics::ByteArray(s)) => {
+                let (Some(min), Some(max)) = (s.min_opt(), s.max_opt()) else { return true };
+                self.operands.iter().any(|operand| match operand {
+                    Value::Str(v) => within(min.data().cmp(v.as_bytes()), max.data().cmp(v.as_bytes())),
+                    _ => true,
+                })
+            }
+            (ColumnKind::Int64, Statistics::Int64(s)) => {
+                let (Some(min), Some(max)) = (s.min_opt(), s.max_opt()) else { return true };
+                self.numbers_within(i128::from(*min), i128::from(*max), within)
+            }
+            // Unsigned columns keep their statistics as the bit patterns of the u64 values.
+            (ColumnKind::UInt64 | ColumnKind::SpanDuration, Statistics::Int64(s)) => {
+                let (Some(min), Some(max)) = (s.min_opt(), s.max_opt()) else { return true };
+                let (min, max) = (*min as u64, *max as u64);
+                // Wrapped durations read as zero: the bounds say nothing then.
+                if self.kind == ColumnKind::SpanDuration && max > i64::MAX as u64 {
+                    return true;
+                }
+                self.numbers_within(i128::from(min), i128::from(max), within)
+            }
+            (ColumnKind::Status | ColumnKind::Kind, Statistics::Int32(s)) => {
+                let (Some(min), Some(max)) = (s.min_opt(), s.max_opt()) else { return true };
+                self.operands.iter().any(|operand| {
+                    let code = match operand {
+                        Value::Status(status) => status.otlp_code(),
+                        Value::Kind(kind) => kind.otlp_code(),
+                        Value::Int(i) => *i,
+                        _ => return true,
+                    };
+                    i64::from(*min) <= code && code <= i64::from(*max)
+                })
+            }
+            _ => true,
+        }
+    }
+
+    fn numbers_within(&self, min: i128, max: i128, within: impl Fn(Ordering, Ordering) -> bool) -> bool {
+        self.operands.iter().any(|operand| {
+            let bounds = match operand {
+                Value::Int(i) => Some((min.cmp(&i128::from(*i)), max.cmp(&i128::from(*i)))),
+                Value::Duration(d) => Some((min.cmp(&i128::from(*d)), max.cmp(&i128::from(*d)))),
+                Value::Float(f) => (min as f64).partial_cmp(f).zip((max as f64).partial_cmp(f)),
+                _ => None,
+            };
+            bounds.is_none_or(|(min, max)| within(min, max))
+        })
     }
 
     /// ANDs this check into `keep`; false when the column is not what was expected.

@@ -146,3 +146,95 @@ fn a_time_window_skips_traces_outside_it() {
     assert_eq!(searched.pruned_row_groups, 2);
     assert_eq!(names(searched.results.into_iter().flatten().collect()), ["op2", "op3", "op4"]);
 }
+
+/// Queries whose conditions the prefilter and row-group statistics act on, and some it must
+/// leave alone.
+const QUERIES: [&str; 12] = [
+    "{ span.http.status_code >= 300 }",
+    "{ span.http.status_code = 404 || span.http.status_code = 200 }",
+    r#"{ resource.service.name =~ ".*a.*" }"#,
+    r#"{ resource.service.name < "m" && kind = server }"#,
+    r#"{ name > "b" }"#,
+    "{ duration > 100ns }",
+    "{ duration < 1ms }",
+    "{ status = error }",
+    r#"{ span.http.method = "GET" }"#,
+    r#"{ span.http.route != "x" }"#,
+    "{ traceDuration > 1us && status != ok }",
+    r#"{ .http.status_code >= 300 } >> { }"#,
+];
+
+/// The traces with the documented gap (`plan.rs`) taken out: a well-known key whose first
+/// occurrence is not a plain scalar (no value, bytes, a map, an array), or is a float for an
+/// integer column, stays wholly in the generic list, which typed comparisons skip. Such keys are
+/// removed from their attribute list.
+fn without_gap(mut trace: OtlpTrace) -> OtlpTrace {
+    use strand_proto::otlp::common::KeyValue;
+    use strand_proto::otlp::common::any_value::Value as V;
+
+    use crate::block::schema::{RESOURCE_DEDICATED, SPAN_DEDICATED_INT, SPAN_DEDICATED_STR};
+    let scrub = |attributes: &mut Vec<KeyValue>, key: &str, int_column: bool| {
+        let Some(first) = attributes.iter().find(|kv| kv.key == key) else { return };
+        let odd = match first.value.as_ref().and_then(|v| v.value.as_ref()) {
+            Some(V::StringValue(_) | V::BoolValue(_) | V::IntValue(_)) => false,
+            Some(V::DoubleValue(_)) => int_column,
+            _ => true,
+        };
+        if odd {
+            attributes.retain(|kv| kv.key != key);
+        }
+    };
+    for batch in &mut trace.resource_spans {
+        if let Some(resource) = batch.resource.as_mut() {
+            RESOURCE_DEDICATED.iter().for_each(|(key, _)| scrub(&mut resource.attributes, key, false));
+        }
+        for span in batch.scope_spans.iter_mut().flat_map(|s| &mut s.spans) {
+            SPAN_DEDICATED_STR.iter().for_each(|(key, _, _)| scrub(&mut span.attributes, key, false));
+            SPAN_DEDICATED_INT.iter().for_each(|(key, _)| scrub(&mut span.attributes, key, true));
+        }
+    }
+    trace
+}
+
+fn matches(traces: Vec<strand_proto::tempopb::TraceSearchMetadata>) -> Vec<(String, Vec<Vec<String>>)> {
+    let mut found: Vec<_> = traces
+        .into_iter()
+        .map(|t| {
+            let sets = t.span_sets.iter().map(|s| s.spans.iter().map(|sp| sp.span_id.clone()).collect()).collect();
+            (t.trace_id, sets)
+        })
+        .collect();
+    found.sort();
+    found
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    /// Whatever storage skips (row groups by statistics, rows by column checks), a query over a
+    /// block finds exactly what it finds over the same traces live.
+    #[test]
+    fn block_and_live_searches_agree(traces in strategies::traces(8), tiny in any::<bool>()) {
+        let config = BlockConfig {
+            parquet_row_group_size_bytes: if tiny { Size(1) } else { Size::mib(32) },
+            ..BlockConfig::default()
+        };
+        let traces: Vec<_> = traces.into_iter().map(|(id, trace)| (id, without_gap(trace))).collect();
+        let (backend, meta) = runtime().block_on(stored_block(&traces, &config));
+        let reader = BlockReader::new(backend, 4);
+        for text in QUERIES {
+            let query = Arc::new(strand_traceql::compile(text).unwrap());
+            let request = Arc::new(query.fetch_request(0, 0));
+            let mut live = OtlpFetcher::new(traces.iter().map(|(id, trace)| (*id, trace.clone(), 0)));
+            let from_live = strand_traceql::search(&query, &request, &mut live, 0, 100).unwrap();
+            let searched = runtime().block_on({
+                let query = Arc::clone(&query);
+                reader.search(&meta, 0..meta.row_groups as usize, request, move |fetcher, request| {
+                    strand_traceql::search(&query, request, fetcher, 0, 100)
+                })
+            }).unwrap();
+            let from_blocks = searched.results.into_iter().flat_map(|o| o.traces).collect();
+            prop_assert_eq!(matches(from_blocks), matches(from_live.traces), "{}", text);
+        }
+    }
+}
