@@ -219,8 +219,8 @@ async fn block_set(spans: u64, blocks: u64) -> anyhow::Result<(Backend, Vec<Bloc
     let per_block = spans / blocks;
     let started = Instant::now();
     for block in 0..blocks {
-        // ~45 spans per trace on average: generate IDs, sort them, then build each trace.
-        let traces = per_block / 45;
+        // ~39 spans per trace on average: generate IDs, sort them, then build each trace.
+        let traces = per_block.div_ceil(39);
         let mut ids: Vec<[u8; 16]> = (0..traces).map(|_| rng.random()).collect();
         ids.sort_unstable();
         let path = dir.join(format!("block-{block}.parquet"));

@@ -223,6 +223,17 @@ pub(crate) fn wrong_type(name: &str) -> BlockError {
     BlockError::corrupt(DATA_OBJECT, format!("column {name} has an unexpected type"))
 }
 
+/// An attribute value as stored, borrowed; `Other` for types a column check does not look at
+/// (arrays, maps, bytes, missing values).
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum AttrValue<'a> {
+    Str(&'a str),
+    Int(i64),
+    Double(f64),
+    Bool(bool),
+    Other,
+}
+
 /// Reads attribute lists back into OTLP key-values.
 pub(crate) struct AttrLists<'a> {
     list: &'a ListArray,
@@ -260,6 +271,46 @@ impl<'a> AttrLists<'a> {
         (start..end)
             .map(|i| Ok(KeyValue { key: self.keys.string(i), value: self.value(i)?, ..Default::default() }))
             .collect()
+    }
+
+    /// Whether list `row` has an entry under `key` whose value passes `value_ok`. Keys are
+    /// compared by dictionary index when the key column is a dictionary (`matching` caches which
+    /// indexes hold `key`, filled on first use for this batch).
+    pub(crate) fn any_entry(
+        &self,
+        row: usize,
+        key: &str,
+        matching: &mut Option<Vec<bool>>,
+        value_ok: &dyn Fn(AttrValue<'_>) -> bool,
+    ) -> bool {
+        if self.list.is_null(row) {
+            return false;
+        }
+        let offsets = self.list.value_offsets();
+        let (start, end) = (offsets[row] as usize, offsets[row + 1] as usize);
+        (start..end).any(|i| {
+            let key_matches = match &self.keys {
+                StrCol::Dict { keys, values } => {
+                    let index = matching.get_or_insert_with(|| {
+                        (0..values.len()).map(|v| values.is_valid(v) && values.value(v) == key).collect()
+                    });
+                    keys.is_valid(i)
+                        && usize::try_from(keys.value(i)).ok().and_then(|k| index.get(k).copied()).unwrap_or(false)
+                }
+                StrCol::Plain(_) => self.keys.get(i) == Some(key),
+            };
+            key_matches && value_ok(self.value_ref(i))
+        })
+    }
+
+    fn value_ref(&self, i: usize) -> AttrValue<'_> {
+        match self.types.value(i) {
+            TYPE_STRING => self.strs.get(i).map_or(AttrValue::Other, AttrValue::Str),
+            TYPE_INT if self.ints.is_valid(i) => AttrValue::Int(self.ints.value(i)),
+            TYPE_DOUBLE if self.doubles.is_valid(i) => AttrValue::Double(self.doubles.value(i)),
+            TYPE_BOOL if self.bools.is_valid(i) => AttrValue::Bool(self.bools.value(i)),
+            _ => AttrValue::Other,
+        }
     }
 
     /// Appends to `out` the attributes of list `row` whose key is one of `keys`, as TraceQL

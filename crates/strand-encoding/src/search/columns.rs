@@ -82,6 +82,23 @@ pub(crate) struct SpanColumns<'a> {
     links: Option<Links<'a>>,
     span_keys: &'a [String],
     resource_keys: &'a [String],
+    empty: Empty,
+}
+
+/// Shared empty values, so building a span allocates only for what it holds.
+struct Empty {
+    text: Arc<str>,
+    resource: Arc<Vec<Attribute>>,
+    instrumentation: Arc<Instrumentation>,
+}
+
+impl Empty {
+    fn new() -> Empty {
+        let text: Arc<str> = Arc::from("");
+        let instrumentation =
+            Instrumentation { name: Arc::clone(&text), version: Arc::clone(&text), attributes: Vec::new() };
+        Empty { resource: Arc::new(Vec::new()), instrumentation: Arc::new(instrumentation), text }
+    }
 }
 
 fn binary<'a>(array: &'a dyn Array, name: &str) -> Result<&'a BinaryArray, BlockError> {
@@ -159,6 +176,7 @@ impl<'a> SpanColumns<'a> {
             links: plan.links.then(|| Links::new(col(schema::LINKS)?)).transpose()?,
             span_keys: &plan.span_keys,
             resource_keys: &plan.resource_keys,
+            empty: Empty::new(),
         })
     }
 
@@ -196,12 +214,25 @@ impl<'a> SpanColumns<'a> {
     /// the whole trace.
     pub(crate) fn span(&mut self, row: usize) -> Result<Span, BlockError> {
         let start = self.start.value(row);
+        // Every field spelled out: `..Span::default()` would allocate the empty values anew.
         let mut span = Span {
             span_id: self.span_id.value(row).to_vec(),
-            name: self.name.get_or_empty(row),
+            parent_span_id: Vec::new(),
+            name: self.name.get(row).unwrap_or_else(|| Arc::clone(&self.empty.text)),
+            kind: Kind::default(),
+            status: Status::default(),
+            status_message: Arc::clone(&self.empty.text),
             start_unix_nano: start,
             duration_nano: span_duration(self.duration.value(row)),
-            ..Span::default()
+            nested_set_left: 0,
+            nested_set_right: 0,
+            nested_set_parent: 0,
+            child_count: 0,
+            attributes: Vec::new(),
+            resource: Arc::clone(&self.empty.resource),
+            instrumentation: Arc::clone(&self.empty.instrumentation),
+            events: Vec::new(),
+            links: Vec::new(),
         };
         if let Some(parent) = self.parent_span_id {
             span.parent_span_id = parent.value(row).to_vec();
@@ -212,8 +243,10 @@ impl<'a> SpanColumns<'a> {
         if let Some(status) = self.status {
             span.status = Status::from_otlp(status.value(row));
         }
-        if let Some(message) = self.status_message.as_mut() {
-            span.status_message = message.get_or_empty(row);
+        if let Some(message) = self.status_message.as_mut()
+            && let Some(text) = message.get(row)
+        {
+            span.status_message = text;
         }
         if let Some([left, right, _]) = self.nesting {
             span.nested_set_left = left.value(row);

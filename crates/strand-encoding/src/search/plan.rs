@@ -101,10 +101,12 @@ impl ColumnPlan {
 
     fn add_attribute(&mut self, scope: AttributeScope, name: &str, condition: &Condition) {
         match scope {
-            AttributeScope::Span => self.add_span_attribute(name, condition),
+            AttributeScope::Span => self.add_span_attribute(name, condition, false),
             AttributeScope::Resource => self.add_resource_attribute(name, condition),
             AttributeScope::Unscoped => {
-                self.add_span_attribute(name, condition);
+                // The span's value wins whatever its type, so even one that cannot match must
+                // be read: it hides the resource's.
+                self.add_span_attribute(name, condition, true);
                 self.add_resource_attribute(name, condition);
             }
             AttributeScope::Event => {
@@ -121,7 +123,7 @@ impl ColumnPlan {
         }
     }
 
-    fn add_span_attribute(&mut self, name: &str, condition: &Condition) {
+    fn add_span_attribute(&mut self, name: &str, condition: &Condition, every_type: bool) {
         let mut in_generic = true;
         if let Some(slot) = SPAN_DEDICATED_STR.iter().position(|(key, _, _)| *key == name) {
             push_unique(&mut self.span_strings, slot);
@@ -138,7 +140,7 @@ impl ColumnPlan {
         // array, bytes, no value) or is a float status code, compared with a plain value. SDKs send these as plain strings and integers;
         // reading every span's generic list for the odd case would cost the most common
         // searches their fast path.
-        if in_generic {
+        if in_generic || every_type {
             push_unique(&mut self.span_keys, name.to_string());
             self.columns.insert(schema::SPAN_ATTRS);
         }

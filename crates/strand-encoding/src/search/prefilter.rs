@@ -19,7 +19,7 @@ use strand_traceql::{AttributeScope, CompareOp, Condition, FetchSpansRequest, Fi
 
 use super::convert::span_duration;
 use super::plan::ColumnPlan;
-use crate::block::attrs::StrCol;
+use crate::block::attrs::{AttrLists, AttrValue, StrCol};
 use crate::block::schema::{self, RESOURCE_DEDICATED, SPAN_DEDICATED_INT, SPAN_DEDICATED_STR};
 
 /// How a column holds the field a condition tests.
@@ -32,12 +32,17 @@ enum ColumnKind {
     SpanDuration,
     Status,
     Kind,
+    /// A key in a generic attribute list (`span_attrs`, `resource_attrs`). A row passes when any
+    /// entry under the key passes, or holds a value of a type not checked here.
+    Generic,
 }
 
 /// One condition, ready to run on a column.
 struct ColumnCheck {
     column: &'static str,
     kind: ColumnKind,
+    /// The attribute key, for [`ColumnKind::Generic`].
+    key: String,
     op: CompareOp,
     operands: Vec<Value>,
     regexes: Vec<Regex>,
@@ -96,6 +101,11 @@ impl ColumnCheck {
             }
             ColumnKind::Status => matches!(v, Value::Status(_) | Value::Int(_)) && op == CompareOp::Eq,
             ColumnKind::Kind => matches!(v, Value::Kind(_) | Value::Int(_)) && op == CompareOp::Eq,
+            ColumnKind::Generic => match v {
+                Value::Str(_) | Value::Int(_) | Value::Float(_) => true,
+                Value::Bool(_) => op == CompareOp::Eq,
+                _ => false,
+            },
         });
         if !usable {
             return None;
@@ -109,7 +119,11 @@ impl ColumnCheck {
         } else {
             Vec::new()
         };
-        Some(ColumnCheck { column, kind, op, operands: condition.operands.clone(), regexes })
+        let key = match &condition.field {
+            FieldRef::Attribute { name, .. } => name.clone(),
+            FieldRef::Intrinsic(_) => String::new(),
+        };
+        Some(ColumnCheck { column, kind, key, op, operands: condition.operands.clone(), regexes })
     }
 
     /// Whether a column chunk with these statistics may hold a matching value. Truncated string
@@ -211,6 +225,21 @@ impl ColumnCheck {
                     *keep = ints.is_valid(row) && self.number(i128::from(as_seen(ints.value(row))));
                 }
             }
+            ColumnKind::Generic => {
+                let Ok(lists) = AttrLists::new(array, self.column) else { return false };
+                let mut matching = None;
+                let value_ok = |value: AttrValue<'_>| match value {
+                    AttrValue::Str(s) => self.string(s),
+                    AttrValue::Int(i) => self.number(i128::from(i)),
+                    AttrValue::Double(f) => self.float(f),
+                    AttrValue::Bool(b) => self.operands.contains(&Value::Bool(b)),
+                    // Arrays and the like: the engine decides.
+                    AttrValue::Other => true,
+                };
+                for (row, keep) in keep.iter_mut().enumerate().filter(|(_, k)| **k) {
+                    *keep = lists.any_entry(row, &self.key, &mut matching, &value_ok);
+                }
+            }
             ColumnKind::Status | ColumnKind::Kind => {
                 let Some(codes) = array.as_primitive_opt::<Int32Type>() else { return false };
                 let wanted: Vec<i64> = self
@@ -239,6 +268,19 @@ impl ColumnCheck {
         self.operands.iter().any(|operand| match operand {
             Value::Str(s) => ordering_holds(self.op, value.cmp(s)),
             _ => false,
+        })
+    }
+
+    /// Whether a double satisfies the condition for any operand.
+    fn float(&self, value: f64) -> bool {
+        self.operands.iter().any(|operand| {
+            let ordering = match operand {
+                Value::Int(i) => value.partial_cmp(&(*i as f64)),
+                Value::Float(f) => value.partial_cmp(f),
+                Value::Duration(d) => value.partial_cmp(&(*d as f64)),
+                _ => None,
+            };
+            ordering.is_some_and(|o| ordering_holds(self.op, o))
         })
     }
 
@@ -284,14 +326,25 @@ fn column_of(field: &FieldRef, plan: &ColumnPlan) -> Option<(&'static str, Colum
         }),
         // A dedicated column answers alone only when the plan skipped the generic list, that is
         // when no value of another type could match.
-        FieldRef::Attribute { scope: AttributeScope::Span, name } if !plan.span_keys.contains(name) => {
-            if let Some((_, column, _)) = SPAN_DEDICATED_STR.iter().find(|(key, _, _)| key == name) {
-                return Some((column, ColumnKind::Str));
+        FieldRef::Attribute { scope: AttributeScope::Span, name } => {
+            let dedicated_str = SPAN_DEDICATED_STR.iter().find(|(key, _, _)| key == name).map(|(_, c, _)| *c);
+            let dedicated_int = SPAN_DEDICATED_INT.iter().find(|(key, _)| key == name).map(|(_, c)| *c);
+            match (dedicated_str, dedicated_int, plan.span_keys.contains(name)) {
+                (Some(column), _, false) => Some((column, ColumnKind::Str)),
+                (_, Some(column), false) => Some((column, ColumnKind::Int64)),
+                // Only in the generic list.
+                (None, None, true) => Some((schema::SPAN_ATTRS, ColumnKind::Generic)),
+                // In both: neither column alone can rule a span out.
+                _ => None,
             }
-            SPAN_DEDICATED_INT.iter().find(|(key, _)| key == name).map(|(_, column)| (*column, ColumnKind::Int64))
         }
-        FieldRef::Attribute { scope: AttributeScope::Resource, name } if !plan.resource_keys.contains(name) => {
-            RESOURCE_DEDICATED.iter().find(|(key, _)| key == name).map(|(_, column)| (*column, ColumnKind::Str))
+        FieldRef::Attribute { scope: AttributeScope::Resource, name } => {
+            let dedicated = RESOURCE_DEDICATED.iter().find(|(key, _)| key == name).map(|(_, c)| *c);
+            match (dedicated, plan.resource_keys.contains(name)) {
+                (Some(column), false) => Some((column, ColumnKind::Str)),
+                (None, true) => Some((schema::RESOURCE_ATTRS, ColumnKind::Generic)),
+                _ => None,
+            }
         }
         _ => None,
     }

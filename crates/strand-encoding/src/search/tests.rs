@@ -149,7 +149,7 @@ fn a_time_window_skips_traces_outside_it() {
 
 /// Queries whose conditions the prefilter and row-group statistics act on, and some it must
 /// leave alone.
-const QUERIES: [&str; 12] = [
+const QUERIES: [&str; 16] = [
     "{ span.http.status_code >= 300 }",
     "{ span.http.status_code = 404 || span.http.status_code = 200 }",
     r#"{ resource.service.name =~ ".*a.*" }"#,
@@ -162,6 +162,11 @@ const QUERIES: [&str; 12] = [
     r#"{ span.http.route != "x" }"#,
     "{ traceDuration > 1us && status != ok }",
     r#"{ .http.status_code >= 300 } >> { }"#,
+    // Keys that live only in the generic lists in these scopes.
+    r#"{ span.cluster >= "m" }"#,
+    r#"{ span.service.name =~ ".*a.*" && span.container < "q" }"#,
+    "{ resource.http.status_code > 300 }",
+    "{ span.k8s.pod.name = true }",
 ];
 
 /// The traces with the documented gap (`plan.rs`) taken out: a well-known key whose first
