@@ -11,7 +11,7 @@
 //! wall time (best of three), bytes read from storage, and matching traces.
 //!
 //! `cargo bench --bench search`; `STRAND_BENCH_SPANS` (default 10,000,000),
-//! `STRAND_BENCH_BLOCKS` (default 10).
+//! `STRAND_BENCH_BLOCKS` (default 10), `STRAND_BENCH_QUERY` (only queries whose label contains it).
 
 mod common;
 
@@ -332,7 +332,8 @@ fn main() -> anyhow::Result<()> {
             metas.iter().map(|m| m.data_size).sum::<u64>() >> 20,
             std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
         ));
-        for (label, text) in QUERIES {
+        let only = std::env::var("STRAND_BENCH_QUERY").unwrap_or_default();
+        for (label, text) in QUERIES.iter().filter(|(label, _)| label.contains(only.as_str())) {
             let query = Arc::new(strand_traceql::compile(text).map_err(|e| anyhow::anyhow!("{text}: {e}"))?);
             let fetch = Arc::new(query.fetch_request(0, 0));
             let baseline = best_of_three(&reader, &metas, None, Arc::clone(&fetch)).await?;

@@ -85,12 +85,15 @@ pub fn trace_id_hex(id: &[u8]) -> String {
     if trimmed.is_empty() { "0".to_string() } else { trimmed.to_string() }
 }
 
+/// Lowercase hex. Search results print an ID per span, so this avoids the formatting machinery.
 fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut out, b| {
-        let _ = write!(out, "{b:02x}");
-        out
-    })
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for byte in bytes {
+        out.push(char::from(DIGITS[usize::from(byte >> 4)]));
+        out.push(char::from(DIGITS[usize::from(byte & 0x0f)]));
+    }
+    out
 }
 
 fn key_value(attribute: &Attribute) -> Option<KeyValue> {
