@@ -74,7 +74,9 @@ impl HeadBlock {
 
     /// Where every trace is.
     pub fn locate_all(&self) -> impl Iterator<Item = (TraceId, TraceLocation)> + '_ {
-        self.traces.iter().map(|(id, entry)| (*id, TraceLocation { file: Arc::clone(&self.file), entry: entry.clone() }))
+        self.traces
+            .iter()
+            .map(|(id, entry)| (*id, TraceLocation { file: Arc::clone(&self.file), entry: entry.clone() }))
     }
 
     /// Freezes the block: no more appends, readable and flushable from any thread.
@@ -101,7 +103,9 @@ impl FrozenBlock {
 
     /// Where every trace is.
     pub fn locate_all(&self) -> impl Iterator<Item = (TraceId, TraceLocation)> + '_ {
-        self.traces.iter().map(|(id, entry)| (*id, TraceLocation { file: Arc::clone(&self.file), entry: entry.clone() }))
+        self.traces
+            .iter()
+            .map(|(id, entry)| (*id, TraceLocation { file: Arc::clone(&self.file), entry: entry.clone() }))
     }
 
     /// Reads one trace's bytes (blocking IO).

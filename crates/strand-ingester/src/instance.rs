@@ -322,15 +322,16 @@ impl Instance {
     }
 
     /// Where the parts of every trace are: live traces, the head block and cut blocks (flushed
-    /// ones only when `include_flushed`), grouped by trace ID.
-    pub fn locate_all(&self, include_flushed: bool) -> HashMap<TraceId, Vec<TracePart>> {
+    /// ones only if their flush finished less than `flushed_within` ago), grouped by trace ID.
+    pub fn locate_all(&self, flushed_within: Duration) -> HashMap<TraceId, Vec<TracePart>> {
         let state = self.lock();
         let mut parts: HashMap<TraceId, Vec<TracePart>> = HashMap::with_capacity(state.live.len());
         for (id, live) in state.live.iter() {
             let part = TracePart::Live { bytes: join_segments(&live.segments), truncated: live.truncated };
             parts.entry(*id).or_default().push(part);
         }
-        let cut = state.cut.iter().filter(|c| include_flushed || c.flushed_at.is_none()).map(|c| &c.block);
+        let cut =
+            state.cut.iter().filter(|c| c.flushed_at.is_none_or(|at| at.elapsed() < flushed_within)).map(|c| &c.block);
         let on_disk = state.head.locate_all().chain(cut.flat_map(|block| block.locate_all()));
         for (id, location) in on_disk {
             parts.entry(id).or_default().push(TracePart::Disk(location));

@@ -3,6 +3,7 @@
 //! as far as this ingester knows it.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use strand_common::{ServiceError, spawn_cpu};
 use strand_encoding::search::{OtlpFetcher, TagSummary, answer_tag_values, answer_tags, compile_search};
@@ -13,6 +14,9 @@ use crate::ingester::read_parts;
 use crate::instance::Instance;
 
 const NANOS_PER_SECOND: u64 = 1_000_000_000;
+/// How long after its flush a block's local copy is still searched alongside object storage:
+/// far longer than a frontend takes from planning a search to running its ingester job.
+const JUST_FLUSHED: Duration = Duration::from_secs(60);
 
 /// Runs a search over `instance`, or answers empty when the tenant has sent nothing here.
 pub(crate) async fn search_recent(
@@ -28,7 +32,12 @@ pub(crate) async fn search_recent(
         let start = u64::from(request.start_secs) * NANOS_PER_SECOND;
         let end = if request.end_secs == 0 { 0 } else { (u64::from(request.end_secs) + 1) * NANOS_PER_SECOND - 1 };
         let fetch = query.fetch_request(start, end);
-        let parts = instance.locate_all(true);
+        // With a window, the frontend also searches the blocks in object storage, and a flushed
+        // block joins the blocklist when its flush completes: searching its local copy again
+        // would only cost time, except for blocks flushed while the frontend was planning.
+        // Without a window, this is the only search, so it covers them all.
+        let recent_only = request.start_secs == 0 && request.end_secs == 0;
+        let parts = instance.locate_all(if recent_only { Duration::MAX } else { JUST_FLUSHED });
         let traces = parts
             .into_iter()
             .filter_map(|(id, parts)| read_parts(parts).map(|found| (id, found.trace, found.inspected_bytes)));
@@ -51,7 +60,7 @@ async fn summary(instance: Arc<Instance>) -> Result<(TagSummary, u64), ServiceEr
     let task = move || {
         let mut summary = TagSummary::default();
         let mut inspected = 0;
-        for (_, parts) in instance.locate_all(false) {
+        for (_, parts) in instance.locate_all(Duration::ZERO) {
             if let Some(found) = read_parts(parts) {
                 inspected += found.inspected_bytes;
                 summary.add_trace(&found.trace);

@@ -33,6 +33,16 @@ impl Querier {
         Querier { config, ingesters, blocklist, backend, reader, summaries }
     }
 
+    /// The tenant's blocks that may hold data in `range`.
+    pub(crate) fn blocks_overlapping(&self, tenant: &TenantId, range: TimeRange) -> Vec<BlockMeta> {
+        let blocks = self.blocklist.blocks(tenant);
+        let overlapping = blocks.iter().filter(|meta| {
+            let (start, end) = meta.time_range_secs();
+            range.overlaps(start, end)
+        });
+        overlapping.cloned().collect()
+    }
+
     async fn lookup(
         &self,
         tenant: &TenantId,
@@ -47,16 +57,7 @@ impl Querier {
         });
         let from_ingesters = futures::future::try_join_all(ingester_lookups);
 
-        let candidates: Vec<BlockMeta> = self
-            .blocklist
-            .blocks(tenant)
-            .iter()
-            .filter(|meta| {
-                let (start, end) = meta.time_range_secs();
-                range.overlaps(start, end)
-            })
-            .cloned()
-            .collect();
+        let candidates = self.blocks_overlapping(tenant, range);
         let reader = self.reader.clone();
         let from_blocks = stream::iter(candidates)
             .map(move |meta| {

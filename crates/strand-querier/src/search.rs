@@ -59,16 +59,7 @@ impl Querier {
         if start_secs == 0 && end_secs == 0 {
             return Vec::new();
         }
-        let range = time_range(start_secs, end_secs);
-        self.blocklist
-            .blocks(tenant)
-            .iter()
-            .filter(|meta| {
-                let (start, end) = meta.time_range_secs();
-                range.overlaps(start, end)
-            })
-            .cloned()
-            .collect()
+        self.blocks_overlapping(tenant, time_range(start_secs, end_secs))
     }
 
     async fn tag_summary(&self, meta: &BlockMeta) -> Result<Arc<TagSummary>, ServiceError> {
