@@ -10,11 +10,11 @@ use strand_proto::otlp::trace::{ScopeSpans, Span};
 use strand_proto::tempopb::Trace;
 
 use super::filter::{FilterBuilder, RowPosition};
-use crate::search::TagSummary;
 use super::nesting;
 use super::rows::{ResourceParts, SpanNesting, SpanRows, TraceSummary};
 use super::schema::{self, ROWS_PER_PAGE};
 use super::{BlockConfig, BlockError};
+use crate::search::TagSummary;
 
 /// Buffered rows are handed to Parquet at the latest at this size, so a few huge spans cannot
 /// hold a page-worth of rows in memory.
