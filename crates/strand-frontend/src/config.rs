@@ -40,6 +40,9 @@ pub struct SearchConfig {
     /// Longest `end - start` a search may cover; 0 means no maximum. The tenant override
     /// `read.max_search_duration` wins when set.
     pub max_duration: Duration,
+    /// How long one search may run before it fails with a retryable 503, so a query over far
+    /// too much data gives up instead of holding queriers busy.
+    pub query_timeout: Duration,
 }
 
 impl Default for SearchConfig {
@@ -52,6 +55,7 @@ impl Default for SearchConfig {
             default_spans_per_span_set: 3,
             max_spans_per_span_set: 100,
             max_duration: Duration::secs(168 * 3600),
+            query_timeout: Duration::secs(30),
         }
     }
 }
@@ -63,6 +67,9 @@ impl SearchConfig {
         }
         if self.target_bytes_per_job.bytes() == 0 {
             return Err("target_bytes_per_job must be above 0".into());
+        }
+        if self.query_timeout.get().is_zero() {
+            return Err("query_timeout must be above 0".into());
         }
         if self.default_result_limit == 0 {
             return Err("default_result_limit must be above 0".into());

@@ -11,6 +11,7 @@ use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use prost::Message;
+use strand_common::{ErrorCode, ServiceError};
 use strand_model::SearchRequest;
 use strand_overrides::ReadLimits;
 
@@ -43,8 +44,16 @@ pub(crate) async fn search(
     };
     let plan = sharder::plan(&state.blocklist.blocks(&tenant), request.start_secs, request.end_secs, target_bytes);
     let concurrent_jobs = state.config.search.concurrent_jobs;
-    let response = sharder::run(state.search.as_ref(), &tenant, &request, most_recent, plan, concurrent_jobs)
+    let timeout = state.config.search.query_timeout.get();
+    let run = sharder::run(state.search.as_ref(), &tenant, &request, most_recent, plan, concurrent_jobs);
+    let response = tokio::time::timeout(timeout, run)
         .await
+        .map_err(|_| {
+            FrontendError::Query(ServiceError::new(
+                ErrorCode::Unavailable,
+                format!("search timed out after {}; narrow the time range or the query", go_duration(timeout)),
+            ))
+        })?
         .map_err(FrontendError::Query)?;
 
     let protobuf = wants_protobuf(&headers);

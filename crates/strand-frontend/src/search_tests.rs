@@ -221,6 +221,15 @@ async fn a_failed_job_fails_the_search_with_its_status() {
 }
 
 #[tokio::test]
+async fn a_search_past_its_timeout_fails_with_a_retryable_503() {
+    let fake = FakeSearch { recent_delay: std::time::Duration::from_secs(5), ..Default::default() };
+    let mut state = state(Arc::new(fake), &[]);
+    state.config.search.query_timeout = strand_common::Duration::millis(50);
+    let body = error(state, "/api/search", StatusCode::SERVICE_UNAVAILABLE).await;
+    assert_eq!(body, "search timed out after 50ms; narrow the time range or the query");
+}
+
+#[tokio::test]
 async fn protobuf_is_answered_to_clients_that_ask() {
     let fake = Arc::new(FakeSearch { recent: found(vec![trace("ab", 5)]), ..Default::default() });
     let (status, content_type, body) =

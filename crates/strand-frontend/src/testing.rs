@@ -40,6 +40,8 @@ pub(crate) struct FakeSearch {
     pub(crate) tags: TagsResponse,
     pub(crate) values: TagValuesResponse,
     pub(crate) calls: Mutex<Vec<Call>>,
+    /// How long the recent-data job takes.
+    pub(crate) recent_delay: std::time::Duration,
 }
 
 impl FakeSearch {
@@ -56,6 +58,7 @@ impl FakeSearch {
 impl SearchQuerier for FakeSearch {
     async fn search_recent(&self, _: &TenantId, request: &SearchRequest) -> Result<SearchResponse, ServiceError> {
         self.record(Call::Recent(request.clone()));
+        tokio::time::sleep(self.recent_delay).await;
         match &self.recent_failure {
             Some(err) => Err(err.clone()),
             None => Ok(self.recent.clone()),
