@@ -8,12 +8,18 @@
 //! `GET /api/echo` (the HTTP floor) and IDs that exist nowhere (every block's filter says no).
 //! For contrast, the same spans written as a single block.
 //!
+//! The server counts every object-store request it makes (`strand_object_store_requests_total`,
+//! by operation, and `strand_object_store_fetched_bytes_total`); `/metrics` is read before and
+//! after each timed pass, so each pass also yields requests and bytes fetched per lookup.
+//!
 //! `cargo bench --bench lookup`; `STRAND_BENCH_BLOCKS` (default 100),
 //! `STRAND_BENCH_REQUESTS_PER_BLOCK` (default 16, of 512 spans), `STRAND_BENCH_LOOKUPS`
-//! (default 1000), `STRAND_BENCH_ONE_BLOCK=0` skips the single-block contrast.
+//! (default 1000), `STRAND_BENCH_ONE_BLOCK=0` skips the single-block contrast. With 1,000 blocks:
+//! `STRAND_BENCH_BLOCKS=1000 STRAND_BENCH_ONE_BLOCK=0 cargo bench --bench lookup`.
 
 mod common;
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -81,6 +87,8 @@ fn main() -> anyhow::Result<()> {
         "every found trace was decoded and checked: right trace ID and every span written; unknown IDs must answer 404",
     );
     report.note("client and server share the machine's 2 CPUs; latencies include the HTTP client");
+    report.note("object-store requests: counted by the server at its object-store client (strand_object_store_requests_total); get_ranges counts the range requests it becomes; a background blocklist poll (every 30 s) that falls inside a pass is counted too");
+    report.note("inspectedBytes counts only the blocks that held the trace; the object store's bytes also count blocks read because their filter said \"maybe\" (a false positive)");
     report.detail("config", serde_json::json!({ "blocks": blocks, "requests_per_block": per_block, "lookups": lookups, "in_flight": IN_FLIGHT }));
     report.print();
     println!("written to {}", report.write_json()?.display());
@@ -134,6 +142,15 @@ struct Measured {
     inspected_bytes_mean: f64,
     /// Resident memory once `/ready` answered after the restart.
     ready_rss: u64,
+    /// Object-store use by the first lookup after the restart (cold caches).
+    store_first: StoreUse,
+    /// By the rest of the warm-up lookups.
+    store_warm_up: StoreUse,
+    store_sequential: StoreUse,
+    store_concurrent: StoreUse,
+    store_unknown: StoreUse,
+    /// `inspectedBytes` summed over the sequential pass, to compare with the store's count.
+    inspected_sequential: u64,
     peak_rss: u64,
     problems: Vec<String>,
 }
@@ -168,6 +185,52 @@ impl Measured {
         );
         report.add(format!("{label}: inspectedBytes per lookup (mean)"), self.inspected_bytes_mean, "B");
         report.add(
+            format!("{label}: object-store requests, first lookup after restart"),
+            self.store_first.requests(),
+            "requests",
+        );
+        report.add(
+            format!("{label}: object-store requests per lookup, warm-up ({} lookups)", self.store_warm_up.lookups),
+            self.store_warm_up.per_lookup(),
+            "requests",
+        );
+        report.add(
+            format!("{label}: object-store requests per lookup, known ID, sequential"),
+            self.store_sequential.per_lookup(),
+            "requests",
+        );
+        if with_concurrency {
+            report.add(
+                format!("{label}: object-store requests per lookup, known ID, {IN_FLIGHT} in flight"),
+                self.store_concurrent.per_lookup(),
+                "requests",
+            );
+        }
+        report.add(
+            format!("{label}: object-store requests per lookup, unknown ID"),
+            self.store_unknown.per_lookup(),
+            "requests",
+        );
+        report.compare(
+            format!("{label}: object-store bytes fetched per lookup, known ID, sequential"),
+            self.store_sequential.fetched_bytes / self.store_sequential.lookups.max(1) as f64,
+            "B",
+            self.inspected_sequential as f64 / self.store_sequential.lookups.max(1) as f64,
+            "inspectedBytes the server reported",
+        );
+        report.add(
+            format!("{label}: object-store bytes fetched per lookup, unknown ID"),
+            self.store_unknown.fetched_bytes / self.store_unknown.lookups.max(1) as f64,
+            "B",
+        );
+        for (what, used) in [
+            ("first lookup", &self.store_first),
+            ("known ID, sequential", &self.store_sequential),
+            ("unknown ID", &self.store_unknown),
+        ] {
+            report.note(format!("{label}: {what}: requests per lookup by operation: {}", used.breakdown()));
+        }
+        report.add(
             format!("{label}: server RSS when ready after the restart"),
             self.ready_rss as f64 / (1 << 20) as f64,
             "MiB",
@@ -189,9 +252,92 @@ impl Measured {
                 "known_concurrent_ms": pct(&self.concurrent),
                 "unknown_sequential_ms": pct(&self.unknown),
                 "unknown_slow_share": self.unknown_slow_share,
+                "object_store": {
+                    "first_lookup": self.store_first.to_json(),
+                    "warm_up": self.store_warm_up.to_json(),
+                    "known_sequential": self.store_sequential.to_json(),
+                    "known_concurrent": self.store_concurrent.to_json(),
+                    "unknown_sequential": self.store_unknown.to_json(),
+                },
                 "server_warnings": self.problems,
             }),
         );
+    }
+}
+
+/// Object-store requests (by operation) and bytes fetched over some lookups: the difference of
+/// the server's counters before and after.
+#[derive(Clone, Debug, Default)]
+struct StoreUse {
+    lookups: usize,
+    requests: BTreeMap<String, f64>,
+    fetched_bytes: f64,
+}
+
+/// The server's object-store counters at one moment.
+#[derive(Clone, Debug, Default)]
+struct StoreCounters {
+    requests: BTreeMap<String, f64>,
+    fetched_bytes: f64,
+}
+
+const REQUESTS_METRIC: &str = "strand_object_store_requests_total";
+const FETCHED_METRIC: &str = "strand_object_store_fetched_bytes_total";
+
+impl StoreCounters {
+    async fn read(server: &Server) -> anyhow::Result<StoreCounters> {
+        let samples = server.metrics().await?;
+        let mut requests = BTreeMap::new();
+        for (series, value) in &samples {
+            // strand_object_store_requests_total{operation="get_range"}
+            if let Some(labels) = series.strip_prefix(REQUESTS_METRIC).and_then(|rest| rest.strip_prefix('{')) {
+                let operation = labels.trim_end_matches('}').trim_start_matches("operation=").trim_matches('"');
+                requests.insert(operation.to_string(), *value);
+            }
+        }
+        ensure!(!requests.is_empty(), "the server's /metrics has no {REQUESTS_METRIC}: is the binary up to date?");
+        let fetched_bytes = samples.get(FETCHED_METRIC).copied().unwrap_or(0.0);
+        Ok(StoreCounters { requests, fetched_bytes })
+    }
+
+    /// What was used between `self` and `later`, over `lookups` lookups.
+    fn until(&self, later: &StoreCounters, lookups: usize) -> StoreUse {
+        let requests = later
+            .requests
+            .iter()
+            .map(|(op, after)| (op.clone(), after - self.requests.get(op).copied().unwrap_or(0.0)))
+            .collect();
+        StoreUse { lookups, requests, fetched_bytes: later.fetched_bytes - self.fetched_bytes }
+    }
+}
+
+impl StoreUse {
+    fn requests(&self) -> f64 {
+        self.requests.values().sum()
+    }
+
+    fn per_lookup(&self) -> f64 {
+        self.requests() / self.lookups.max(1) as f64
+    }
+
+    /// `get_range 1.02, get 0.00, …`: the operations used, per lookup.
+    fn breakdown(&self) -> String {
+        let used: Vec<String> = self
+            .requests
+            .iter()
+            .filter(|(_, count)| **count > 0.0)
+            .map(|(op, count)| format!("{op} {:.3}", count / self.lookups.max(1) as f64))
+            .collect();
+        if used.is_empty() { "none".to_string() } else { used.join(", ") }
+    }
+
+    fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "lookups": self.lookups,
+            "requests": self.requests,
+            "requests_per_lookup": self.per_lookup(),
+            "fetched_bytes": self.fetched_bytes,
+        })
     }
 }
 
@@ -213,12 +359,15 @@ async fn measure(folder: &Path, known: &[Known], lookups: usize, with_concurrenc
     let (sequential_ids, concurrent_ids) = rest.split_at(lookups);
 
     let mut inspected = 0u64;
+    let at_ready = StoreCounters::read(&server).await?;
     let first = Instant::now();
     inspected += fetch(&client, &server.http, warm_up[0]).await?;
     let first = first.elapsed();
+    let after_first = StoreCounters::read(&server).await?;
     for &trace in &warm_up[1..] {
         fetch(&client, &server.http, trace).await?;
     }
+    let after_warm_up = StoreCounters::read(&server).await?;
 
     let mut echo = Vec::with_capacity(lookups);
     for _ in 0..lookups {
@@ -230,11 +379,15 @@ async fn measure(folder: &Path, known: &[Known], lookups: usize, with_concurrenc
     }
 
     let mut sequential = Vec::with_capacity(lookups);
+    let mut inspected_sequential = 0u64;
+    let before_sequential = StoreCounters::read(&server).await?;
     for &trace in sequential_ids {
         let started = Instant::now();
-        inspected += fetch(&client, &server.http, trace).await?;
+        inspected_sequential += fetch(&client, &server.http, trace).await?;
         sequential.push(started.elapsed());
     }
+    inspected += inspected_sequential;
+    let after_sequential = StoreCounters::read(&server).await?;
 
     let mut concurrent = Vec::new();
     let mut concurrent_rate = f64::NAN;
@@ -262,6 +415,7 @@ async fn measure(folder: &Path, known: &[Known], lookups: usize, with_concurrenc
         }
         concurrent_rate = concurrent.len() as f64 / started.elapsed().as_secs_f64();
     }
+    let after_concurrent = StoreCounters::read(&server).await?;
 
     let mut unknown = Vec::with_capacity(lookups);
     for _ in 0..lookups {
@@ -282,12 +436,20 @@ async fn measure(folder: &Path, known: &[Known], lookups: usize, with_concurrenc
         );
     }
 
+    let after_unknown = StoreCounters::read(&server).await?;
+
     let unknown_slow_share = unknown.iter().filter(|&&t| t > SLOW_UNKNOWN).count() as f64 / unknown.len().max(1) as f64;
     let peak_rss = server.peak_rss_bytes()?;
     let problems = server.log_problems();
     server.stop().await?;
     Ok(Measured {
         ready_rss,
+        store_first: at_ready.until(&after_first, 1),
+        store_warm_up: after_first.until(&after_warm_up, warm_up.len() - 1),
+        store_sequential: before_sequential.until(&after_sequential, sequential.len()),
+        store_concurrent: after_sequential.until(&after_concurrent, concurrent.len()),
+        store_unknown: after_concurrent.until(&after_unknown, unknown.len()),
+        inspected_sequential,
         unknown_slow_share,
         echo: Percentiles::of(&mut echo),
         first,

@@ -43,6 +43,37 @@ overrides:
       max_live_traces_bytes: 2GiB
 "#;
 
+/// What a benchmark changes from [`CONFIG`].
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// Keep every span in a live trace for this long: `ingester.trace_idle_period`,
+    /// `trace_live_period` and `max_block_duration` are all set to it (and `max_block_bytes`
+    /// raised to 1 TiB), so nothing moves to a head block or storage while a benchmark measures
+    /// what live traces cost. `None`: the defaults (5 s idle, 30 s live, 30 min per block).
+    pub hold_live_traces: Option<Duration>,
+    /// `max_live_traces_bytes` instead of 2 GiB, in the config's size syntax (`8GiB`).
+    pub max_live_traces_bytes: Option<String>,
+    /// How long to wait for `/ready` (default 120 s); a large WAL replays before it.
+    pub ready_timeout: Option<Duration>,
+}
+
+impl Options {
+    /// The config with these changes applied.
+    fn config(&self) -> String {
+        let mut config = CONFIG.to_string();
+        if let Some(limit) = &self.max_live_traces_bytes {
+            config = config.replace("max_live_traces_bytes: 2GiB", &format!("max_live_traces_bytes: {limit}"));
+        }
+        if let Some(hold) = self.hold_live_traces {
+            let hold = format!("{}s", hold.as_secs().max(1));
+            config.push_str(&format!(
+                "ingester:\n  trace_idle_period: {hold}\n  trace_live_period: {hold}\n  max_block_duration: {hold}\n  max_block_bytes: 1TiB\n"
+            ));
+        }
+        config
+    }
+}
+
 /// A running `strand`.
 pub struct Server {
     child: Child,
@@ -61,8 +92,14 @@ impl Server {
     /// Starts the binary in `data_dir` (which may hold data from an earlier run: that is a
     /// restart) and waits until `/ready` answers 200.
     pub async fn start(data_dir: &Path) -> anyhow::Result<Server> {
+        Server::start_with(data_dir, &Options::default()).await
+    }
+
+    /// [`Server::start`] with some of the config changed.
+    pub async fn start_with(data_dir: &Path, options: &Options) -> anyhow::Result<Server> {
         let ports = free_ports(4)?;
-        let config = CONFIG
+        let config = options
+            .config()
             .replace("{http}", &ports[0].to_string())
             .replace("{internal_grpc}", &ports[1].to_string())
             .replace("{otlp_grpc}", &ports[2].to_string())
@@ -88,7 +125,7 @@ impl Server {
             data_dir: data_dir.to_path_buf(),
             client,
         };
-        server.wait_ready(Duration::from_secs(120)).await?;
+        server.wait_ready(options.ready_timeout.unwrap_or(Duration::from_secs(120))).await?;
         Ok(server)
     }
 
@@ -142,6 +179,26 @@ impl Server {
         Ok(started.elapsed())
     }
 
+    /// Every sample `/metrics` serves, keyed by name and labels as printed
+    /// (`strand_object_store_requests_total{operation="get"}`).
+    pub async fn metrics(&self) -> anyhow::Result<std::collections::BTreeMap<String, f64>> {
+        let response = self.client.get(format!("{}/metrics", self.http)).send().await?;
+        let status = response.status();
+        let text = response.text().await?;
+        if !status.is_success() {
+            bail!("GET /metrics answered {status}: {text}");
+        }
+        let mut samples = std::collections::BTreeMap::new();
+        for line in text.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()) {
+            // `name{labels} value`; label values may hold spaces, the value never does.
+            let (series, value) = line.rsplit_once(' ').with_context(|| format!("unexpected metrics line {line:?}"))?;
+            if let Ok(value) = value.parse::<f64>() {
+                samples.insert(series.to_string(), value);
+            }
+        }
+        Ok(samples)
+    }
+
     /// The folder blocks are written under.
     pub fn blocks_dir(&self) -> PathBuf {
         self.data_dir.join("blocks")
@@ -166,6 +223,14 @@ impl Server {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    /// Kills the process with SIGKILL, as a crash would, and waits until it is gone: nothing is
+    /// flushed or synced on the way out.
+    pub fn kill(mut self) -> anyhow::Result<()> {
+        self.child.kill().context("kill -9 strand")?;
+        self.child.wait()?;
+        Ok(())
     }
 
     /// The last lines of the server's log, for error messages.

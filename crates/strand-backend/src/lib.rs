@@ -5,12 +5,15 @@
 //!   `<tenant>/index.json.zst`.
 //! - [`BlockMeta`] and [`TenantIndex`]: the persisted descriptions of blocks.
 //! - [`Blocklist`]: the per-tenant list of live blocks that readers consult, kept fresh by polling.
+//! - Request counting: every store [`Backend::open`] builds counts its requests by kind and the
+//!   bytes it fetched, as `strand_object_store_*` metrics.
 //!
 //! Block contents (Parquet, filters) are `strand-encoding`'s business, not this crate's.
 #![warn(missing_docs)]
 
 mod blocklist;
 mod config;
+mod counting;
 mod error;
 pub mod keys;
 mod meta;

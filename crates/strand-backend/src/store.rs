@@ -9,10 +9,11 @@ use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
 use object_store::path::Path;
 use object_store::prefix::PrefixStore;
-use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use object_store::{OBJECT_STORE_COALESCE_DEFAULT, ObjectStore, ObjectStoreExt, PutPayload};
 use strand_model::{BlockId, TenantId};
 
 use crate::config::{BackendConfig, BackendKind, S3Config};
+use crate::counting::{CountingStore, StoreMetrics};
 use crate::error::BackendError;
 use crate::keys;
 use crate::meta::{BlockMeta, TenantIndex};
@@ -40,20 +41,23 @@ impl Backend {
         Backend::new(Arc::new(InMemory::new()))
     }
 
-    /// Opens the configured store. A local folder is created if missing.
+    /// Opens the configured store. A local folder is created if missing. Every request made
+    /// through it is counted in `strand_object_store_requests_total` (see `counting.rs`).
     pub fn open(config: &BackendConfig) -> Result<Backend, BackendError> {
         config.validate().map_err(BackendError::Config)?;
-        let store: Arc<dyn ObjectStore> = match config.kind {
-            BackendKind::Memory => Arc::new(InMemory::new()),
+        // The gap within which the store's own `get_ranges` merges ranges into one request.
+        let (store, range_coalesce): (Arc<dyn ObjectStore>, u64) = match config.kind {
+            BackendKind::Memory => (Arc::new(InMemory::new()), 0),
             BackendKind::Local => {
                 std::fs::create_dir_all(&config.local.path).map_err(|e| {
                     BackendError::Config(format!("cannot create storage.trace.local.path {:?}: {e}", config.local.path))
                 })?;
-                Arc::new(LocalFileSystem::new_with_prefix(&config.local.path)?.with_automatic_cleanup(true))
+                let local = LocalFileSystem::new_with_prefix(&config.local.path)?.with_automatic_cleanup(true);
+                (Arc::new(local), 0)
             }
-            BackendKind::S3 => open_s3(&config.s3)?,
+            BackendKind::S3 => (open_s3(&config.s3)?, OBJECT_STORE_COALESCE_DEFAULT),
         };
-        Ok(Backend::new(store))
+        Ok(Backend::new(Arc::new(CountingStore::new(store, range_coalesce, StoreMetrics::registered()))))
     }
 
     /// The raw store, for readers that fetch byte ranges themselves.

@@ -45,7 +45,9 @@ struct Group {
 
 /// Splits a request into one entry per trace. Any span with a malformed trace or span ID fails
 /// the whole request, as in Tempo, so the client learns about its bug.
-pub(crate) fn group_by_trace(resource_spans: Vec<ResourceSpans>) -> Result<PushRequest, IdError> {
+///
+/// `pub` only so that the `otlp` criterion benchmark can measure it (see `bench_support`).
+pub fn group_by_trace(resource_spans: Vec<ResourceSpans>) -> Result<PushRequest, IdError> {
     let mut resources: Vec<Encoded> = Vec::new();
     let mut scopes: Vec<Encoded> = Vec::new();
     let mut order: Vec<TraceId> = Vec::new();

@@ -22,3 +22,9 @@ pub use config::{
 };
 pub use distributor::Distributor;
 pub use otlp_json::decode_export_request;
+
+/// What the criterion benchmarks in `benches/` measure directly. Not part of the API.
+#[doc(hidden)]
+pub mod bench_support {
+    pub use crate::grouping::group_by_trace;
+}

@@ -16,3 +16,9 @@ pub mod wal;
 
 pub use block::{BlockConfig, BlockError, BlockReader, BlockWriter, WrittenBlock, upload_block};
 pub use wal::{ReplayStats, Wal, WalConfig, WalError, decode_push_record, encode_push_record, replay};
+
+/// What the criterion benchmarks in `benches/` measure directly. Not part of the API.
+#[doc(hidden)]
+pub mod bench_support {
+    pub use crate::block::filter::BlockFilter;
+}

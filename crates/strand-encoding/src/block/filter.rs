@@ -65,8 +65,11 @@ fn mix64(mut x: u64) -> u64 {
 }
 
 /// A decoded `filter` object.
+///
+/// `pub` (with [`BlockFilter::decode`] and [`BlockFilter::may_contain`]) only so that the `filter`
+/// criterion benchmark can measure lookups; see `bench_support` in the crate root.
 #[derive(Debug)]
-pub(crate) struct BlockFilter {
+pub struct BlockFilter {
     /// Part of the format for tools and checks; lookups only need the fuse filter and entries.
     #[cfg_attr(not(test), allow(dead_code))]
     traces: u64,
@@ -76,7 +79,7 @@ pub(crate) struct BlockFilter {
 
 impl BlockFilter {
     /// Whether the block may hold `id`. Never false for a trace it holds.
-    pub(crate) fn may_contain(&self, id: &TraceId) -> bool {
+    pub fn may_contain(&self, id: &TraceId) -> bool {
         self.fuse.as_ref().is_some_and(|fuse| fuse.contains(&trace_hash(id)))
     }
 
@@ -107,7 +110,7 @@ impl BlockFilter {
     }
 
     /// Decodes and validates a `filter` object.
-    pub(crate) fn decode(bytes: &[u8]) -> Result<BlockFilter, BlockError> {
+    pub fn decode(bytes: &[u8]) -> Result<BlockFilter, BlockError> {
         let corrupt = |reason: &str| BlockError::corrupt(OBJECT, reason);
         let (body, crc) = bytes.split_at_checked(bytes.len().saturating_sub(4)).ok_or_else(|| corrupt("too short"))?;
         let crc = u32::from_le_bytes(crc.try_into().map_err(|_| corrupt("too short"))?);

@@ -15,7 +15,7 @@
 
 pub(crate) mod attrs;
 mod events;
-mod filter;
+pub(crate) mod filter;
 pub(crate) mod nesting;
 pub(crate) mod object_reader;
 mod reader;
