@@ -266,19 +266,10 @@ fn wal_bytes_from_env() -> anyhow::Result<u64> {
 /// Every WAL segment (`*.wal`) under `dir`, with its size, in path order (segments are named by
 /// sequence number, so that is the order they were written and are replayed in).
 fn wal_segments(dir: &Path) -> anyhow::Result<Vec<(PathBuf, u64)>> {
-    let mut segments = Vec::new();
-    let mut pending = vec![dir.to_path_buf()];
-    while let Some(folder) = pending.pop() {
-        for entry in std::fs::read_dir(&folder)? {
-            let entry = entry?;
-            let kind = entry.file_type()?;
-            if kind.is_dir() {
-                pending.push(entry.path());
-            } else if kind.is_file() && entry.path().extension().is_some_and(|e| e == "wal") {
-                segments.push((entry.path(), entry.metadata()?.len()));
-            }
-        }
-    }
+    let mut segments: Vec<(PathBuf, u64)> = server::files_under(dir)?
+        .into_iter()
+        .filter(|(path, _)| path.extension().is_some_and(|e| e == "wal"))
+        .collect();
     segments.sort();
     anyhow::ensure!(!segments.is_empty(), "no WAL segments under {}", dir.display());
     Ok(segments)

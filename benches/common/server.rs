@@ -299,12 +299,9 @@ pub fn sizes_by_name(dir: &Path) -> anyhow::Result<std::collections::BTreeMap<St
     sizes_by(dir, str::to_string)
 }
 
-/// Files and bytes under `dir`, grouped by `key` of the file name.
-pub fn sizes_by(
-    dir: &Path,
-    key: impl Fn(&str) -> String,
-) -> anyhow::Result<std::collections::BTreeMap<String, (u64, u64)>> {
-    let mut sizes = std::collections::BTreeMap::new();
+/// Every regular file under `dir` (recursively) with its size, in no particular order.
+pub fn files_under(dir: &Path) -> anyhow::Result<Vec<(PathBuf, u64)>> {
+    let mut files = Vec::new();
     let mut pending = vec![dir.to_path_buf()];
     while let Some(folder) = pending.pop() {
         for entry in std::fs::read_dir(&folder)? {
@@ -313,31 +310,35 @@ pub fn sizes_by(
             if kind.is_dir() {
                 pending.push(entry.path());
             } else if kind.is_file() {
-                let name = key(&entry.file_name().to_string_lossy());
-                let slot: &mut (u64, u64) = sizes.entry(name).or_default();
-                slot.0 += 1;
-                slot.1 += entry.metadata()?.len();
+                files.push((entry.path(), entry.metadata()?.len()));
             }
         }
+    }
+    Ok(files)
+}
+
+/// Files and bytes under `dir`, grouped by `key` of the file name.
+pub fn sizes_by(
+    dir: &Path,
+    key: impl Fn(&str) -> String,
+) -> anyhow::Result<std::collections::BTreeMap<String, (u64, u64)>> {
+    let mut sizes = std::collections::BTreeMap::new();
+    for (path, len) in files_under(dir)? {
+        let name = key(&path.file_name().unwrap_or_default().to_string_lossy());
+        let slot: &mut (u64, u64) = sizes.entry(name).or_default();
+        slot.0 += 1;
+        slot.1 += len;
     }
     Ok(sizes)
 }
 
 /// Every `meta.json` under `dir`, parsed.
 pub fn block_metas(dir: &Path) -> anyhow::Result<Vec<serde_json::Value>> {
-    let mut metas = Vec::new();
-    let mut pending = vec![dir.to_path_buf()];
-    while let Some(folder) = pending.pop() {
-        for entry in std::fs::read_dir(&folder)? {
-            let entry = entry?;
-            if entry.file_type()?.is_dir() {
-                pending.push(entry.path());
-            } else if entry.file_name() == "meta.json" {
-                metas.push(serde_json::from_slice(&std::fs::read(entry.path())?)?);
-            }
-        }
-    }
-    Ok(metas)
+    files_under(dir)?
+        .into_iter()
+        .filter(|(path, _)| path.file_name().is_some_and(|name| name == "meta.json"))
+        .map(|(path, _)| Ok(serde_json::from_slice(&std::fs::read(path)?)?))
+        .collect()
 }
 
 /// A summary of the machine, for the record.
