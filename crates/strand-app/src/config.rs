@@ -5,13 +5,14 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use strand_backend::{BackendConfig, BackendKind, LocalConfig, S3Config};
-use strand_common::Duration;
+use strand_common::{Duration, Size};
 use strand_distributor::DistributorConfig;
 use strand_encoding::{BlockConfig, WalConfig};
 use strand_frontend::FrontendConfig;
 use strand_ingester::IngesterConfig;
 use strand_overrides::Overrides;
 use strand_querier::QuerierConfig;
+use strand_rpc::GrpcClientConfig;
 
 /// Which roles this process runs.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -32,8 +33,22 @@ pub enum Target {
     Compactor,
 }
 
+impl Target {
+    /// The name used in config files and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Target::All => "all",
+            Target::Distributor => "distributor",
+            Target::Ingester => "ingester",
+            Target::Querier => "querier",
+            Target::QueryFrontend => "query-frontend",
+            Target::Compactor => "compactor",
+        }
+    }
+}
+
 /// The top-level config. Every field has a default, unknown keys are errors.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// Which roles to run.
@@ -54,6 +69,28 @@ pub struct Config {
     pub storage: StorageConfig,
     /// Per-tenant limits.
     pub overrides: Overrides,
+    /// How distributors and queriers call ingesters in a cluster (Tempo's `ingester_client`).
+    pub ingester_client: GrpcClientConfig,
+    /// How the query-frontend calls queriers in a cluster.
+    pub querier_client: GrpcClientConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            target: Target::All,
+            multitenancy_enabled: false,
+            server: ServerConfig::default(),
+            distributor: DistributorConfig::default(),
+            ingester: IngesterConfig::default(),
+            querier: QuerierConfig::default(),
+            query_frontend: FrontendConfig::default(),
+            storage: StorageConfig::default(),
+            overrides: Overrides::default(),
+            ingester_client: GrpcClientConfig::for_ingesters(),
+            querier_client: GrpcClientConfig::default(),
+        }
+    }
 }
 
 /// `server`, with Tempo's key names.
@@ -64,8 +101,15 @@ pub struct ServerConfig {
     pub http_listen_address: String,
     /// Port of the HTTP API.
     pub http_listen_port: u16,
-    /// Port for internal gRPC between roles (used once roles run as separate processes).
+    /// Address of the internal gRPC server between roles (ingesters and queriers serve on it;
+    /// every role serves the `grpc.health.v1` health service there).
+    pub grpc_listen_address: String,
+    /// Port of the internal gRPC server.
     pub grpc_listen_port: u16,
+    /// Largest message the internal gRPC server accepts.
+    pub grpc_server_max_recv_msg_size: Size,
+    /// Largest message the internal gRPC server sends.
+    pub grpc_server_max_send_msg_size: Size,
     /// How long a SIGTERM may take: flushing head blocks included.
     pub graceful_shutdown_timeout: Duration,
     /// `error`, `warn`, `info`, `debug` or `trace`, or a full tracing filter.
@@ -79,7 +123,10 @@ impl Default for ServerConfig {
         ServerConfig {
             http_listen_address: "0.0.0.0".to_string(),
             http_listen_port: 3200,
+            grpc_listen_address: "0.0.0.0".to_string(),
             grpc_listen_port: 9095,
+            grpc_server_max_recv_msg_size: Size::mib(64),
+            grpc_server_max_send_msg_size: Size::mib(64),
             graceful_shutdown_timeout: Duration::secs(30),
             log_level: "info".to_string(),
             log_format: LogFormat::Logfmt,
@@ -180,6 +227,10 @@ impl Config {
             self.querier.validate(),
             self.overrides.validate(),
             self.storage.trace.backend_config().validate(),
+            self.query_frontend.validate(),
+            self.ingester_client.validate("ingester_client"),
+            self.querier_client.validate("querier_client"),
+            self.cluster_members(),
         ];
         for check in checks {
             check.map_err(ConfigError)?;
@@ -193,6 +244,22 @@ impl Config {
         Ok(())
     }
 
+    /// A role that calls other roles over the network needs to know where they are.
+    fn cluster_members(&self) -> Result<(), String> {
+        let ingesters = &self.ingester.lifecycler.ring.members;
+        let queriers = &self.query_frontend.queriers.members;
+        match self.target {
+            Target::Distributor | Target::Querier if ingesters.is_empty() => Err(format!(
+                "target {} needs ingester.lifecycler.ring.members: the ingesters' gRPC addresses",
+                self.target.name()
+            )),
+            Target::QueryFrontend if queriers.is_empty() => {
+                Err("target query-frontend needs query_frontend.queriers.members: the queriers' gRPC addresses".into())
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// The effective config as YAML, for `--print-config`.
     pub fn to_yaml(&self) -> String {
         serde_yaml::to_string(self).unwrap_or_else(|e| format!("# cannot print config: {e}\n"))
@@ -203,7 +270,7 @@ impl Config {
 /// keep their types. Variables whose first segment is not a top-level key are not config
 /// (`STRAND_TEST_…` in tests, for example) and are left alone.
 fn apply_env(document: &mut serde_yaml::Value, env: &BTreeMap<String, String>) -> Result<(), ConfigError> {
-    const TOP_LEVEL: [&str; 9] = [
+    const TOP_LEVEL: [&str; 11] = [
         "target",
         "multitenancy_enabled",
         "server",
@@ -213,6 +280,8 @@ fn apply_env(document: &mut serde_yaml::Value, env: &BTreeMap<String, String>) -
         "query_frontend",
         "storage",
         "overrides",
+        "ingester_client",
+        "querier_client",
     ];
     for (name, raw) in env {
         let Some(path) = name.strip_prefix(ENV_PREFIX) else { continue };

@@ -3,23 +3,18 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context, bail};
-use strand_backend::{Backend, Blocklist};
+use anyhow::{Context as _, bail};
 use strand_common::{CancellationToken, TaskTracker};
-use strand_distributor::Distributor;
-use strand_frontend::{BuildInfo, FrontendState};
-use strand_ingester::{FlushListener, Ingester};
-use strand_model::{IngesterQuerier, Pusher, SearchQuerier, TraceByIdQuerier};
-use strand_querier::Querier;
-use tokio::net::TcpListener;
+use strand_frontend::BuildInfo;
 use tracing_subscriber::EnvFilter;
 
 use crate::cli;
 use crate::config::{Config, LogFormat, Target};
 use crate::http::{self, AppState};
+use crate::roles::{self, Context};
+use crate::servers::{bind, serve_http};
 
 /// The process entry point: parse flags, load config, run until SIGTERM/SIGINT.
 pub fn main() -> ExitCode {
@@ -109,121 +104,60 @@ async fn shutdown_signal() {
 }
 
 /// Runs the configured target until `shutdown` resolves, then shuts down in reverse start order:
-/// not ready → stop receivers → flush the ingester → stop the API.
+/// not ready → stop receivers → flush the ingester → leave the cluster → stop the API.
 pub async fn run(config: Config, shutdown: impl std::future::Future<Output = ()>) -> anyhow::Result<()> {
-    if config.target != Target::All {
-        bail!(
-            "target {:?} needs strand's distributed mode, which this build does not have yet; use target: all",
-            config.target
-        );
-    }
-    let tasks = TaskTracker::new();
-    let cancel = CancellationToken::new();
-    let app = AppState::default();
+    let ctx = Context {
+        tasks: TaskTracker::new(),
+        cancel: CancellationToken::new(),
+        app: AppState::default(),
+        build_info: build_info(),
+    };
 
     // The HTTP API listens first, answering 503 on /ready and the API until the roles are up.
     let api_addr: SocketAddr = format!("{}:{}", config.server.http_listen_address, config.server.http_listen_port)
         .parse()
         .with_context(|| "server.http_listen_address and server.http_listen_port do not form an address")?;
-    let api_listener = TcpListener::bind(api_addr)
-        .await
-        .with_context(|| format!("cannot listen on {api_addr} (server.http_listen_port)"))?;
+    let api_listener = bind(&api_addr.to_string(), "server.http_listen_port").await?;
     let api_stop = CancellationToken::new();
-    tasks.spawn(serve_http(api_listener, http::router(app.clone()), api_stop.clone(), "api"));
+    ctx.tasks.spawn(serve_http(api_listener, http::router(ctx.app.clone()), api_stop.clone(), "api"));
     tracing::info!(address = %api_addr, "http api listening");
 
-    let backend = Backend::open(&config.storage.trace.backend_config()).context("cannot open object storage")?;
-    let blocklist = Blocklist::new(backend.clone(), true);
-    blocklist.poll().await.context("cannot list blocks in object storage (check storage.trace)")?;
-    tasks.spawn(blocklist.clone().run(config.storage.trace.blocklist_poll.get(), cancel.child_token()));
-
-    let overrides = Arc::new(config.overrides.clone());
-    let on_flushed: FlushListener = {
-        let blocklist = blocklist.clone();
-        Arc::new(move |meta| blocklist.add(meta.clone()))
+    let started = match config.target {
+        Target::All => roles::all(&config, &ctx).await?,
+        Target::Distributor => roles::distributor(&config, &ctx).await?,
+        Target::Ingester => roles::ingester(&config, &ctx).await?,
+        Target::Querier => roles::querier(&config, &ctx).await?,
+        Target::QueryFrontend => roles::query_frontend(&config, &ctx).await?,
+        Target::Compactor => bail!("target compactor is not available in this build yet"),
     };
-    let ingester = Ingester::start(
-        config.ingester.clone(),
-        config.storage.trace.wal.clone(),
-        config.storage.trace.block.clone(),
-        backend.clone(),
-        Arc::clone(&overrides),
-        on_flushed,
-        &tasks,
-        cancel.child_token(),
-    )
-    .await
-    .context("cannot start the ingester")?;
-    app.install_ingester(ingester.clone());
 
-    let ingesters: Vec<Arc<dyn IngesterQuerier>> = vec![Arc::new(ingester.clone())];
-    let querier = Querier::new(config.querier.clone(), ingesters, blocklist.clone(), backend.clone());
-    let querier = Arc::new(querier);
-    let frontend = strand_frontend::router(FrontendState {
-        querier: Arc::clone(&querier) as Arc<dyn TraceByIdQuerier>,
-        search: querier as Arc<dyn SearchQuerier>,
-        blocklist: blocklist.clone(),
-        overrides: Arc::clone(&overrides),
-        config: config.query_frontend.clone(),
-        multitenancy_enabled: config.multitenancy_enabled,
-        build_info: build_info(),
-    });
-    app.install_api(frontend);
-
-    let pusher: Arc<dyn Pusher> = Arc::new(ingester.clone());
-    let distributor = Distributor::new(config.distributor.clone(), pusher, overrides, config.multitenancy_enabled);
-    let receivers_stop = CancellationToken::new();
-    let protocols = &config.distributor.receivers.otlp.protocols;
-    if let Some(grpc) = &protocols.grpc {
-        let listener = bind(&grpc.endpoint, "distributor.receivers.otlp.protocols.grpc.endpoint").await?;
-        tracing::info!(address = %grpc.endpoint, "otlp grpc listening");
-        tasks.spawn(serve_grpc(listener, Arc::clone(&distributor), receivers_stop.clone()));
-    }
-    if let Some(http) = &protocols.http {
-        let listener = bind(&http.endpoint, "distributor.receivers.otlp.protocols.http.endpoint").await?;
-        tracing::info!(address = %http.endpoint, "otlp http listening");
-        tasks.spawn(serve_http(listener, distributor.http_router(), receivers_stop.clone(), "otlp-http"));
-    }
-
-    app.set_ready(true);
-    tracing::info!(target = ?config.target, "strand is ready");
+    ctx.app.set_ready(true);
+    tracing::info!(target = config.target.name(), "strand is ready");
     shutdown.await;
 
     tracing::info!("shutting down");
-    app.set_ready(false);
-    receivers_stop.cancel();
-    let flushed = ingester.shutdown(config.server.graceful_shutdown_timeout.get()).await;
+    ctx.app.set_ready(false);
+    if let Some(internal) = &started.internal {
+        internal.leave().await;
+    }
+    if let Some(receivers) = &started.receivers {
+        receivers.cancel();
+    }
+    let flushed = match &started.ingester {
+        Some(ingester) => ingester.shutdown(config.server.graceful_shutdown_timeout.get()).await,
+        None => true,
+    };
+    if let Some(internal) = &started.internal {
+        internal.stop();
+    }
     api_stop.cancel();
-    cancel.cancel();
-    tasks.close();
-    if tokio::time::timeout(Duration::from_secs(10), tasks.wait()).await.is_err() {
+    ctx.cancel.cancel();
+    ctx.tasks.close();
+    if tokio::time::timeout(Duration::from_secs(10), ctx.tasks.wait()).await.is_err() {
         tracing::warn!("some tasks did not stop in time");
     }
     tracing::info!(all_flushed = flushed, "stopped");
     Ok(())
-}
-
-async fn bind(endpoint: &str, key: &str) -> anyhow::Result<TcpListener> {
-    TcpListener::bind(endpoint).await.with_context(|| format!("cannot listen on {endpoint} ({key})"))
-}
-
-async fn serve_http(listener: TcpListener, router: axum::Router, stop: CancellationToken, name: &'static str) {
-    let result = axum::serve(listener, router).with_graceful_shutdown(async move { stop.cancelled().await }).await;
-    if let Err(err) = result {
-        tracing::error!(server = name, error = %err, "http server failed");
-    }
-}
-
-async fn serve_grpc(listener: TcpListener, distributor: Arc<Distributor>, stop: CancellationToken) {
-    // Without TCP_NODELAY, Nagle's algorithm and delayed ACKs stall every unary call ~40 ms.
-    let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
-    let result = tonic::transport::Server::builder()
-        .add_service(distributor.grpc_service())
-        .serve_with_incoming_shutdown(incoming, async move { stop.cancelled().await })
-        .await;
-    if let Err(err) = result {
-        tracing::error!(error = %err, "otlp grpc server failed");
-    }
 }
 
 fn build_info() -> BuildInfo {

@@ -6,7 +6,9 @@
 //! - Validation of trace and span IDs, and regrouping of spans by trace (`grouping.rs`), so each
 //!   trace reaches the ingester as ready-to-store bytes.
 //!
-//! It hands pushes to a `strand_model::Pusher` and never stores anything itself.
+//! It hands pushes to a `strand_model::Pusher` and never stores anything itself: the ingester
+//! in the single binary, or a [`RingPusher`] that replicates each trace to several ingesters of
+//! a cluster (`ring_pusher.rs`).
 
 mod config;
 mod distributor;
@@ -16,12 +18,14 @@ mod http;
 mod metrics;
 mod otlp_json;
 mod rate_limit;
+mod ring_pusher;
 
 pub use config::{
     DistributorConfig, OtlpGrpcConfig, OtlpHttpConfig, OtlpProtocols, OtlpReceiverConfig, ReceiversConfig, RetryAfter,
 };
 pub use distributor::Distributor;
 pub use otlp_json::decode_export_request;
+pub use ring_pusher::RingPusher;
 
 /// What the criterion benchmarks in `benches/` measure directly. Not part of the API.
 #[doc(hidden)]

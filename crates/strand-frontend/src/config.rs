@@ -1,22 +1,28 @@
 use serde::{Deserialize, Serialize};
 use strand_common::{Duration, Size};
+use strand_ring::RingConfig;
 
 /// The `query_frontend` config section.
 ///
 /// Trace-by-ID lookups have no frontend settings of their own (their timeout and read concurrency
 /// live under `querier`). Unknown keys (such as Tempo-only ones) are reported instead of silently
 /// ignored.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct FrontendConfig {
     /// `query_frontend.search`: how searches are sharded and what they may ask for.
     pub search: SearchConfig,
+    /// `query_frontend.queriers`: in a cluster, the queriers this frontend sends lookups and
+    /// search jobs to (`members`, health checks; the replication factor is unused). The single
+    /// binary ignores it and calls its own querier.
+    pub queriers: RingConfig,
 }
 
 impl FrontendConfig {
     /// Rejects settings that cannot work.
     pub fn validate(&self) -> Result<(), String> {
-        self.search.validate().map_err(|e| format!("query_frontend.search.{e}"))
+        self.search.validate().map_err(|e| format!("query_frontend.search.{e}"))?;
+        self.queriers.validate("query_frontend.queriers")
     }
 }
 

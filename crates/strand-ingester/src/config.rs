@@ -1,5 +1,6 @@
 use serde::{Deserialize, Serialize};
 use strand_common::{Duration, Size};
+use strand_ring::RingConfig;
 
 /// The `ingester` config section, with Tempo's key names.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -24,6 +25,17 @@ pub struct IngesterConfig {
     /// Delay before retrying a failed flush; doubles up to a minute. Failed flushes are retried
     /// forever: their data stays in the WAL until they succeed.
     pub flush_retry_backoff: Duration,
+    /// Where this ingester sits in a cluster: the ring the distributors write through. Ignored
+    /// by the single binary, whose only ingester takes every trace.
+    pub lifecycler: LifecyclerConfig,
+}
+
+/// `ingester.lifecycler`, with Tempo's key names.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LifecyclerConfig {
+    /// The ingesters' ring: members and replication factor. Distributors and queriers read it.
+    pub ring: RingConfig,
 }
 
 impl Default for IngesterConfig {
@@ -37,6 +49,7 @@ impl Default for IngesterConfig {
             complete_block_timeout: Duration::secs(15 * 60),
             concurrent_flushes: 2,
             flush_retry_backoff: Duration::secs(1),
+            lifecycler: LifecyclerConfig::default(),
         }
     }
 }
@@ -53,6 +66,6 @@ impl IngesterConfig {
         if self.max_block_bytes.bytes() == 0 {
             return Err("ingester.max_block_bytes must be above 0".into());
         }
-        Ok(())
+        self.lifecycler.ring.validate("ingester.lifecycler.ring")
     }
 }

@@ -27,6 +27,6 @@ mod metrics;
 mod search;
 mod truncate;
 
-pub use config::IngesterConfig;
+pub use config::{IngesterConfig, LifecyclerConfig};
 pub use error::IngesterError;
 pub use ingester::{FlushListener, Ingester};

@@ -21,6 +21,7 @@ pub use search::{
     TypedValue,
 };
 pub use services::{
-    FoundTrace, IngesterQuerier, PushRequest, PushResponse, Pusher, TimeRange, TraceByIdQuerier, TraceBytes,
+    FixedIngesters, FoundTrace, IngesterQuerier, IngesterSource, PushRequest, PushResponse, Pusher, TimeRange,
+    TraceByIdQuerier, TraceBytes,
 };
 pub use tenant::{SINGLE_TENANT, TenantError, TenantId};

@@ -77,6 +77,11 @@ impl TagScope {
             TagScope::Intrinsic => "intrinsic",
         }
     }
+
+    /// The scope named `name` in Tempo's API, if there is one.
+    pub fn parse(name: &str) -> Option<TagScope> {
+        TagScope::ALL.into_iter().find(|scope| scope.as_str() == name)
+    }
 }
 
 /// Which tag names to list.

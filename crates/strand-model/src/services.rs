@@ -5,6 +5,8 @@
 //! [`TraceByIdQuerier`]. In the single binary these are plain method calls on the other role's
 //! handle; between processes they are gRPC clients.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use bytes::Bytes;
 use strand_common::ServiceError;
@@ -112,6 +114,33 @@ pub trait IngesterQuerier: Send + Sync + 'static {
         tenant: &TenantId,
         request: &TagValuesRequest,
     ) -> Result<TagValuesResponse, ServiceError>;
+}
+
+/// The ingesters a querier asks for recent data.
+///
+/// The single binary has exactly one; in a cluster it is the ring's healthy members, which
+/// change as ingesters come and go, so the querier asks for the current list on every request.
+pub trait IngesterSource: Send + Sync + 'static {
+    /// The ingesters to ask now.
+    fn ingesters(&self) -> Vec<Arc<dyn IngesterQuerier>>;
+
+    /// How many of them may fail to answer while the answer is still complete: with a
+    /// replication factor of 3 and a write quorum of 2, every acknowledged trace is on at least
+    /// two ingesters, so one may fail.
+    fn tolerated_failures(&self) -> usize;
+}
+
+/// A fixed list of ingesters that must all answer: the single binary's.
+pub struct FixedIngesters(pub Vec<Arc<dyn IngesterQuerier>>);
+
+impl IngesterSource for FixedIngesters {
+    fn ingesters(&self) -> Vec<Arc<dyn IngesterQuerier>> {
+        self.0.clone()
+    }
+
+    fn tolerated_failures(&self) -> usize {
+        0
+    }
 }
 
 /// An optional time window, in Unix seconds, that narrows which blocks are searched.

@@ -1,6 +1,7 @@
 //! strand's wire messages.
 //!
 //! - [`tempopb`]: Grafana Tempo's read-path messages, generated from `proto/tempopb`.
+//! - [`strandpb`]: strand's internal services (ingester push and reads, querier jobs).
 //! - [`otlp`]: the OpenTelemetry protocol types, re-exported from `opentelemetry-proto`, which
 //!   ships them pre-generated.
 //!
@@ -11,6 +12,12 @@
 #[allow(missing_docs, clippy::all)]
 pub mod tempopb {
     tonic::include_proto!("tempopb");
+}
+
+/// strand's internal RPC between roles, generated from `proto/strandpb`.
+#[allow(missing_docs, clippy::all)]
+pub mod strandpb {
+    tonic::include_proto!("strandpb");
 }
 
 /// The OpenTelemetry protocol (OTLP) types.

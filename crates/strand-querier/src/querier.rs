@@ -5,15 +5,16 @@ use futures::{StreamExt, TryStreamExt, stream};
 use strand_backend::{Backend, BlockMeta, Blocklist};
 use strand_common::{ErrorCode, ServiceError};
 use strand_encoding::BlockReader;
-use strand_model::{FoundTrace, IngesterQuerier, TenantId, TimeRange, TraceByIdQuerier, TraceId};
+use strand_model::{FoundTrace, IngesterSource, TenantId, TimeRange, TraceByIdQuerier, TraceId};
 
 use crate::config::QuerierConfig;
+use crate::ingesters::ask_all;
 
 /// The querier role. Cheap to clone.
 #[derive(Clone)]
 pub struct Querier {
     pub(crate) config: QuerierConfig,
-    pub(crate) ingesters: Vec<Arc<dyn IngesterQuerier>>,
+    pub(crate) ingesters: Arc<dyn IngesterSource>,
     pub(crate) blocklist: Blocklist,
     pub(crate) backend: Backend,
     pub(crate) reader: BlockReader,
@@ -24,7 +25,7 @@ impl Querier {
     /// A querier that asks `ingesters` for recent data and reads blocks listed in `blocklist`.
     pub fn new(
         config: QuerierConfig,
-        ingesters: Vec<Arc<dyn IngesterQuerier>>,
+        ingesters: Arc<dyn IngesterSource>,
         blocklist: Blocklist,
         backend: Backend,
     ) -> Querier {
@@ -51,11 +52,10 @@ impl Querier {
     ) -> Result<Option<FoundTrace>, ServiceError> {
         // Owned values only: borrowed closures inside these streams trip the compiler's
         // higher-ranked lifetime checks once the future must be `Send`.
-        let ingester_lookups = self.ingesters.iter().cloned().map(|ingester| {
+        let from_ingesters = ask_all(self.ingesters.as_ref(), |ingester| {
             let tenant = tenant.clone();
             async move { ingester.find_trace_by_id(&tenant, id).await }
         });
-        let from_ingesters = futures::future::try_join_all(ingester_lookups);
 
         let candidates = self.blocks_overlapping(tenant, range);
         let reader = self.reader.clone();

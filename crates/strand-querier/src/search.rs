@@ -19,6 +19,7 @@ use strand_model::{
 };
 use strand_proto::tempopb::{SearchMetrics, SearchResponse};
 
+use crate::ingesters::ask_all;
 use crate::querier::Querier;
 
 const NANOS_PER_SECOND: u64 = 1_000_000_000;
@@ -116,10 +117,9 @@ impl SearchQuerier for Querier {
     #[tracing::instrument(skip_all, fields(tenant = %tenant))]
     async fn search_recent(&self, tenant: &TenantId, request: &SearchRequest) -> Result<SearchResponse, ServiceError> {
         compile_search(&request.query)?;
-        let answers = futures::future::try_join_all(
-            self.ingesters.iter().map(|ingester| ingester.search_recent(tenant, request)),
-        )
-        .await?;
+        let answers =
+            ask_all(self.ingesters.as_ref(), |ingester| async move { ingester.search_recent(tenant, request).await })
+                .await?;
         let mut merged = SearchResponse { traces: Vec::new(), metrics: Some(SearchMetrics::default()) };
         for answer in answers {
             merged.traces.extend(answer.traces);
@@ -169,7 +169,7 @@ impl SearchQuerier for Querier {
 
     async fn search_tags(&self, tenant: &TenantId, request: &TagsRequest) -> Result<TagsResponse, ServiceError> {
         let recent =
-            futures::future::try_join_all(self.ingesters.iter().map(|ingester| ingester.search_tags(tenant, request)));
+            ask_all(self.ingesters.as_ref(), |ingester| async move { ingester.search_tags(tenant, request).await });
         let stored = self.stored_summary(tenant, request.start_secs, request.end_secs);
         let (recent, (summary, bytes)) = futures::try_join!(recent, stored)?;
         let from_blocks = TagsResponse { inspected_bytes: bytes, ..answer_tags(&summary, request) };
@@ -181,9 +181,11 @@ impl SearchQuerier for Querier {
         tenant: &TenantId,
         request: &TagValuesRequest,
     ) -> Result<TagValuesResponse, ServiceError> {
-        let recent = futures::future::try_join_all(
-            self.ingesters.iter().map(|ingester| ingester.search_tag_values(tenant, request)),
-        );
+        let recent =
+            ask_all(
+                self.ingesters.as_ref(),
+                |ingester| async move { ingester.search_tag_values(tenant, request).await },
+            );
         let stored = self.stored_summary(tenant, request.start_secs, request.end_secs);
         let (recent, (summary, bytes)) = futures::try_join!(recent, stored)?;
         let from_blocks = TagValuesResponse { inspected_bytes: bytes, ..answer_tag_values(&summary, request) };
