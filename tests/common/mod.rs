@@ -4,11 +4,14 @@
 //! blocks in a temporary folder and its output in a log file there, and talks to it the way users
 //! do: OTLP over gRPC and HTTP, and Tempo's HTTP API. [`compare`] checks a trace read back against
 //! the one sent, field by field; [`tempo_json`] parses Tempo's JSON (base64 IDs, enum names,
-//! 64-bit integers as strings) strictly; [`otlp`] builds OTLP requests by hand.
+//! 64-bit integers as strings) strictly; [`otlp`] builds OTLP requests by hand; [`sdk`] sends
+//! traces through the real OpenTelemetry SDK exporters.
 #![allow(dead_code)]
 
+pub mod cluster;
 pub mod compare;
 pub mod otlp;
+pub mod sdk;
 pub mod tempo_json;
 
 use std::fs::File;
@@ -36,7 +39,7 @@ pub fn free_port() -> u16 {
     listener.local_addr().expect("local address").port()
 }
 
-/// The three ports a strand process listens on.
+/// The ports a strand process listens on.
 #[derive(Clone, Copy, Debug)]
 pub struct Ports {
     /// Tempo's HTTP API, `/ready`, `/metrics`, `/flush`.
@@ -45,12 +48,28 @@ pub struct Ports {
     pub otlp_grpc: u16,
     /// OTLP/HTTP.
     pub otlp_http: u16,
+    /// Internal gRPC between roles (cluster targets only).
+    pub grpc: u16,
 }
 
 impl Ports {
-    fn pick() -> Ports {
-        Ports { http: free_port(), otlp_grpc: free_port(), otlp_http: free_port() }
+    /// Free ports for every listener.
+    pub fn pick() -> Ports {
+        Ports { http: free_port(), otlp_grpc: free_port(), otlp_http: free_port(), grpc: free_port() }
     }
+}
+
+/// How a process of a cluster finds the others (see `cluster.rs`).
+#[derive(Clone, Debug, Default)]
+pub struct ClusterWiring {
+    /// `ingester.lifecycler.ring.members`: the ingesters' internal gRPC addresses.
+    pub ingesters: Vec<String>,
+    /// `ingester.lifecycler.ring.replication_factor`.
+    pub replication_factor: usize,
+    /// `query_frontend.queriers.members`.
+    pub queriers: Vec<String>,
+    /// Extra top-level YAML, such as a `compactor` section.
+    pub extra_yaml: String,
 }
 
 /// Where blocks go.
@@ -72,6 +91,12 @@ pub struct StrandConfig {
     pub max_bytes_per_trace: Option<&'static str>,
     pub http_max_request_body_size: Option<&'static str>,
     pub grpc_max_recv_msg_size_mib: Option<u64>,
+    /// `target`: `all` unless a cluster test says otherwise.
+    pub target: &'static str,
+    /// Set for the processes of a cluster.
+    pub cluster: Option<ClusterWiring>,
+    /// `storage.trace.blocklist_poll`, when not the default.
+    pub blocklist_poll: Option<&'static str>,
 }
 
 impl StrandConfig {
@@ -85,6 +110,9 @@ impl StrandConfig {
             max_bytes_per_trace: None,
             http_max_request_body_size: None,
             grpc_max_recv_msg_size_mib: None,
+            target: "all",
+            cluster: None,
+            blocklist_poll: None,
         }
     }
 
@@ -135,14 +163,31 @@ impl StrandConfig {
             }
             None => String::new(),
         };
+        let poll = self.blocklist_poll.map(|p| format!("    blocklist_poll: {p}\n")).unwrap_or_default();
+        let (ring, queriers, extra) = match &self.cluster {
+            Some(wiring) => (
+                format!(
+                    "  lifecycler:\n    ring:\n      replication_factor: {}\n      members: {:?}\n      \
+                     health_check_period: 500ms\n",
+                    wiring.replication_factor.max(1),
+                    wiring.ingesters
+                ),
+                format!("query_frontend:\n  queriers:\n    members: {:?}\n", wiring.queriers),
+                wiring.extra_yaml.clone(),
+            ),
+            None => Default::default(),
+        };
         format!(
-            "target: all\n\
+            "target: {target}\n\
              multitenancy_enabled: {multitenancy}\n\
              server:\n  http_listen_address: 127.0.0.1\n  http_listen_port: {http_port}\n  log_level: info\n\
+             \x20 grpc_listen_address: 127.0.0.1\n  grpc_listen_port: {grpc_port}\n\
              distributor:\n  receivers:\n    otlp:\n      protocols:\n        grpc: {grpc}\n        http: {http}\n\
-             ingester:\n  trace_idle_period: {idle}\n  flush_check_period: {check}\n\
-             storage:\n  trace:\n{backend}    wal: {{ path: {wal} }}\n\
-             {overrides}",
+             ingester:\n  trace_idle_period: {idle}\n  flush_check_period: {check}\n{ring}\
+             storage:\n  trace:\n{backend}    wal: {{ path: {wal} }}\n{poll}\
+             {queriers}{overrides}{extra}",
+            target = self.target,
+            grpc_port = ports.grpc,
             multitenancy = self.multitenancy_enabled,
             http_port = ports.http,
             idle = self.trace_idle_period,
@@ -204,8 +249,13 @@ impl StrandProcess {
     /// Like [`StrandProcess::start`], naming the config file with `flag` (`-config.file` is
     /// Tempo's spelling).
     pub async fn start_with_flag(config: StrandConfig, flag: &'static str) -> StrandProcess {
+        StrandProcess::start_on(config, Ports::pick(), flag).await
+    }
+
+    /// Like [`StrandProcess::start`], on ports chosen by the caller (a cluster's processes must
+    /// know each other's ports before any starts).
+    pub async fn start_on(config: StrandConfig, ports: Ports, flag: &'static str) -> StrandProcess {
         let dir = tempfile::Builder::new().prefix("strand-e2e-").tempdir().expect("temporary folder");
-        let ports = Ports::pick();
         let config_path = dir.path().join("strand.yaml");
         std::fs::write(&config_path, config.to_yaml(dir.path(), &ports)).expect("write config");
         let http = reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(60)).build().expect("http client");

@@ -45,10 +45,13 @@ pub(crate) fn router(state: AppState) -> Router {
 
 async fn ready(State(state): State<AppState>) -> Response {
     if state.ready.load(Ordering::SeqCst) {
-        (StatusCode::OK, "ready\n").into_response()
-    } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "not ready: starting (replaying the WAL) or shutting down\n").into_response()
+        return (StatusCode::OK, "ready\n").into_response();
     }
+    let why = match state.flush.get() {
+        Some(ingester) if !ingester.is_ready() => "not ready: replaying the WAL\n",
+        _ => "not ready: starting or shutting down\n",
+    };
+    (StatusCode::SERVICE_UNAVAILABLE, why).into_response()
 }
 
 async fn metrics() -> Response {
@@ -78,6 +81,6 @@ async fn api(State(state): State<AppState>, request: Request<Body>) -> Response 
             Ok(response) => response,
             Err(never) => match never {},
         },
-        None => (StatusCode::SERVICE_UNAVAILABLE, "starting: replaying the WAL\n").into_response(),
+        None => (StatusCode::SERVICE_UNAVAILABLE, "starting: the API is not up yet\n").into_response(),
     }
 }

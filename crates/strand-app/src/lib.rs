@@ -11,6 +11,7 @@
 mod cli;
 mod config;
 mod http;
+mod ring_metrics;
 mod roles;
 mod run;
 mod servers;

@@ -40,7 +40,8 @@ pub(crate) struct Started {
     pub internal: Option<InternalServer>,
 }
 
-/// Every role in one process.
+/// Every role in one process. The API answers reads while the ingester replays its WAL; the
+/// receivers open, and the process turns ready, once the replay is done.
 pub(crate) async fn all(config: &Config, ctx: &Context) -> anyhow::Result<Started> {
     let backend = open_backend(config)?;
     let blocklist = start_blocklist(config, &backend, true, ctx).await?;
@@ -54,6 +55,7 @@ pub(crate) async fn all(config: &Config, ctx: &Context) -> anyhow::Result<Starte
     let querier = Arc::new(Querier::new(config.querier.clone(), Arc::new(ingesters), blocklist.clone(), backend));
     install_frontend(config, ctx, querier.clone(), querier, blocklist);
 
+    ingester.wait_ready().await.context("cannot start the ingester")?;
     let receivers = start_distributor(config, ctx, Arc::new(ingester.clone())).await?;
     Ok(Started { receivers: Some(receivers), ingester: Some(ingester), internal: None })
 }
@@ -61,14 +63,16 @@ pub(crate) async fn all(config: &Config, ctx: &Context) -> anyhow::Result<Starte
 /// OTLP receivers that replicate each trace to the ingesters' ring.
 pub(crate) async fn distributor(config: &Config, ctx: &Context) -> anyhow::Result<Started> {
     let ring = config.ingester.lifecycler.ring.clone();
-    let ingesters = ingester_ring(config, ctx).await;
+    let ingesters = ingester_ring(config, ctx, Access::Write).await;
     let pusher = RingPusher::new(ingesters, ring.replication_factor);
     let receivers = start_distributor(config, ctx, Arc::new(pusher)).await?;
     let internal = InternalServer::start(config, ctx, |routes| routes).await?;
     Ok(Started { receivers: Some(receivers), ingester: None, internal: Some(internal) })
 }
 
-/// The WAL, live traces and block flushes, served to distributors and queriers over gRPC.
+/// The WAL, live traces and block flushes, served to distributors and queriers over gRPC. Reads
+/// are served during the WAL replay; the health service reports serving, which is what sends
+/// distributors' pushes here, only once the replay is done.
 pub(crate) async fn ingester(config: &Config, ctx: &Context) -> anyhow::Result<Started> {
     let backend = open_backend(config)?;
     // Queriers learn of flushed blocks from the tenant index, which the ingester updates itself.
@@ -80,6 +84,8 @@ pub(crate) async fn ingester(config: &Config, ctx: &Context) -> anyhow::Result<S
         config.server.grpc_server_max_recv_msg_size.as_usize(),
     );
     let internal = InternalServer::start(config, ctx, |routes| routes.add_service(service)).await?;
+    internal.set_serving(strand_rpc::INGESTER_READS, true).await;
+    ingester.wait_ready().await.context("cannot start the ingester")?;
     internal.set_serving(strand_rpc::INGESTER_SERVICE, true).await;
     Ok(Started { receivers: None, ingester: Some(ingester), internal: Some(internal) })
 }
@@ -88,7 +94,7 @@ pub(crate) async fn ingester(config: &Config, ctx: &Context) -> anyhow::Result<S
 pub(crate) async fn querier(config: &Config, ctx: &Context) -> anyhow::Result<Started> {
     let backend = open_backend(config)?;
     let blocklist = start_blocklist(config, &backend, false, ctx).await?;
-    let ring = ingester_ring(config, ctx).await;
+    let ring = ingester_ring(config, ctx, Access::Read).await;
     let rf = config.ingester.lifecycler.ring.replication_factor;
     let ingesters: Arc<dyn IngesterSource> = Arc::new(RingIngesters::new(ring, rf));
     let querier = Arc::new(Querier::new(config.querier.clone(), ingesters, blocklist, backend));
@@ -110,7 +116,7 @@ pub(crate) async fn query_frontend(config: &Config, ctx: &Context) -> anyhow::Re
     let client_config = config.querier_client.clone();
     let connect: Connect<QuerierClient> = Arc::new(move |address| QuerierClient::new(address, &client_config));
     let probe: Probe<QuerierClient> = Arc::new(|querier| Box::pin(async move { querier.is_serving().await }));
-    let queriers = watch_ring(&config.query_frontend.queriers, connect, probe, ctx).await;
+    let queriers = watch_ring("querier", &config.query_frontend.queriers, connect, probe, ctx).await;
     let pool = Arc::new(QuerierPool::new(queriers));
     install_frontend(config, ctx, pool.clone(), pool, blocklist);
     let internal = InternalServer::start(config, ctx, |routes| routes).await?;
@@ -135,6 +141,7 @@ async fn start_blocklist(
     Ok(blocklist)
 }
 
+/// Starts the ingester, whose WAL replay goes on in the background: see `Ingester::wait_ready`.
 async fn start_ingester(
     config: &Config,
     backend: Backend,
@@ -188,15 +195,27 @@ async fn start_distributor(
     Ok(stop)
 }
 
+/// What a ring of ingesters is used for, which decides who counts as healthy in it.
+enum Access {
+    /// Distributors push only to ingesters that take pushes (replay done, not shutting down).
+    Write,
+    /// Queriers also read from ingesters still replaying or already flushing for shutdown.
+    Read,
+}
+
 /// The ingesters' ring, as distributors and queriers see it: health-checked over gRPC.
-async fn ingester_ring(config: &Config, ctx: &Context) -> Arc<RingWatcher<IngesterClient>> {
+async fn ingester_ring(config: &Config, ctx: &Context, access: Access) -> Arc<RingWatcher<IngesterClient>> {
     let client_config = config.ingester_client.clone();
     let connect: Connect<IngesterClient> = Arc::new(move |address| IngesterClient::new(address, &client_config));
-    let probe: Probe<IngesterClient> = Arc::new(|ingester| Box::pin(async move { ingester.is_serving().await }));
-    watch_ring(&config.ingester.lifecycler.ring, connect, probe, ctx).await
+    let probe: Probe<IngesterClient> = match access {
+        Access::Write => Arc::new(|ingester| Box::pin(async move { ingester.is_serving().await })),
+        Access::Read => Arc::new(|ingester| Box::pin(async move { ingester.is_readable().await })),
+    };
+    watch_ring("ingester", &config.ingester.lifecycler.ring, connect, probe, ctx).await
 }
 
 async fn watch_ring<C: Clone + Send + Sync + 'static>(
+    name: &'static str,
     ring: &RingConfig,
     connect: Connect<C>,
     probe: Probe<C>,
@@ -204,7 +223,9 @@ async fn watch_ring<C: Clone + Send + Sync + 'static>(
 ) -> Arc<RingWatcher<C>> {
     let watcher = RingWatcher::start(ring, connect, probe).await;
     let healthy = watcher.ring().healthy_members().len();
-    tracing::info!(members = watcher.ring().len(), healthy, "ring ready");
+    tracing::info!(ring = name, members = watcher.ring().len(), healthy, "ring ready");
     ctx.tasks.spawn(watcher.clone().run(ctx.cancel.child_token()));
+    let period = ring.health_check_period.get();
+    ctx.tasks.spawn(crate::ring_metrics::report(name, watcher.clone(), period, ctx.cancel.child_token()));
     watcher
 }

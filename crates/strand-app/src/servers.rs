@@ -94,10 +94,11 @@ impl InternalServer {
         self.health.set_service_status(service, status).await;
     }
 
-    /// Reports every service as not serving, so the rest of the cluster stops sending work
-    /// here while this process finishes what it has.
+    /// Reports the services that take work as not serving, so the rest of the cluster stops
+    /// sending it here while this process finishes what it has. Reads of an ingester go on
+    /// until the server stops, so its data stays readable while it flushes.
     pub async fn leave(&self) {
-        for service in [strand_rpc::INGESTER_SERVICE, strand_rpc::QUERIER_SERVICE, ""] {
+        for service in [strand_rpc::INGESTER_SERVICE, strand_rpc::QUERIER_SERVICE] {
             self.set_serving(service, false).await;
         }
     }

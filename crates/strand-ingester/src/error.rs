@@ -32,6 +32,9 @@ pub enum IngesterError {
     /// The ingester is shutting down or still starting.
     #[error("ingester is not accepting writes: {0}")]
     NotAccepting(&'static str),
+    /// The WAL replay at start did not finish; the ingester never takes pushes.
+    #[error("wal replay failed: {0}")]
+    ReplayFailed(String),
     /// A blocking task panicked or was cancelled.
     #[error("background task failed: {0}")]
     Task(String),

@@ -17,7 +17,7 @@ use strand_model::{
 };
 use strand_overrides::Overrides;
 use strand_proto::tempopb::{SearchResponse, Trace};
-use tokio::sync::{Notify, Semaphore};
+use tokio::sync::{Notify, Semaphore, watch};
 
 use crate::config::IngesterConfig;
 use crate::error::IngesterError;
@@ -50,13 +50,36 @@ struct Inner {
     pending_flushes: AtomicUsize,
     flush_done: Notify,
     on_flushed: FlushListener,
+    replay: watch::Sender<Replay>,
     tasks: TaskTracker,
     cancel: CancellationToken,
+    /// Test hook: each tenant's replay waits for a permit, so tests can watch a replay midway.
+    #[cfg(test)]
+    replay_gate: Option<Arc<Semaphore>>,
+}
+
+/// Where the WAL replay started by `Ingester::start` is.
+#[derive(Debug)]
+enum Replay {
+    Running,
+    Done,
+    /// Why it did not finish.
+    Failed(String),
+}
+
+#[cfg(test)]
+tokio::task_local! {
+    /// Set by tests around `Ingester::start` to install `Inner::replay_gate`.
+    static REPLAY_GATE: Arc<Semaphore>;
 }
 
 impl Ingester {
-    /// Replays every tenant's WAL, queues what it held for flushing, and starts the sweep loop.
-    /// Returns once the ingester can take pushes.
+    /// Starts replaying every tenant's WAL in the background and returns at once.
+    ///
+    /// Reads are served during the replay and see each tenant once its WAL is replayed. Pushes
+    /// are refused as retryable until the replay is done (`wait_ready`): a push to a tenant whose
+    /// WAL is still being replayed would race with it. What the WAL held is queued for flushing,
+    /// and the sweep loop starts once the replay is done.
     #[allow(clippy::too_many_arguments)]
     pub async fn start(
         config: IngesterConfig,
@@ -86,14 +109,65 @@ impl Ingester {
             pending_flushes: AtomicUsize::new(0),
             flush_done: Notify::new(),
             on_flushed,
+            replay: watch::Sender::new(Replay::Running),
             tasks: tasks.clone(),
             cancel,
+            #[cfg(test)]
+            replay_gate: REPLAY_GATE.try_with(Arc::clone).ok(),
         });
         let ingester = Ingester { inner };
-        ingester.replay_all().await?;
-        let sweeper = ingester.clone();
-        tasks.spawn(async move { sweeper.sweep_loop().await });
+        tasks.spawn(ingester.clone().replay_then_sweep());
         Ok(ingester)
+    }
+
+    /// Resolves once the WAL replay is done and pushes are taken, or with why it failed (the
+    /// process should not go on without the data in its WAL).
+    pub async fn wait_ready(&self) -> Result<(), IngesterError> {
+        let mut replay = self.inner.replay.subscribe();
+        let state = replay
+            .wait_for(|state| !matches!(state, Replay::Running))
+            .await
+            .map_err(|_| IngesterError::ReplayFailed("the replay task is gone".into()))?;
+        match &*state {
+            Replay::Failed(reason) => Err(IngesterError::ReplayFailed(reason.clone())),
+            Replay::Running | Replay::Done => Ok(()),
+        }
+    }
+
+    /// Whether the WAL replay is done and pushes are taken.
+    pub fn is_ready(&self) -> bool {
+        matches!(*self.inner.replay.borrow(), Replay::Done)
+    }
+
+    /// Why a push is refused now, if it is.
+    fn refusing_pushes(&self) -> Option<&'static str> {
+        if !self.inner.accepting.load(Ordering::SeqCst) {
+            return Some("shutting down");
+        }
+        match *self.inner.replay.borrow() {
+            Replay::Done => None,
+            Replay::Running => Some("replaying the WAL; not taking pushes yet"),
+            Replay::Failed(_) => Some("the WAL replay failed"),
+        }
+    }
+
+    async fn replay_then_sweep(self) {
+        let outcome = tokio::select! {
+            outcome = self.replay_all() => outcome.map_err(|err| {
+                tracing::error!(error = %err, "wal replay failed");
+                err.to_string()
+            }),
+            _ = self.inner.cancel.cancelled() => Err("stopped before it finished".to_string()),
+        };
+        match outcome {
+            Ok(()) => {
+                self.inner.replay.send_replace(Replay::Done);
+                self.sweep_loop().await;
+            }
+            Err(reason) => {
+                self.inner.replay.send_replace(Replay::Failed(reason));
+            }
+        }
     }
 
     async fn replay_all(&self) -> Result<(), IngesterError> {
@@ -108,6 +182,12 @@ impl Ingester {
                 tracing::warn!(entry = ?name, "ignoring unexpected entry in wal directory");
                 continue;
             };
+            #[cfg(test)]
+            if let Some(gate) = &self.inner.replay_gate
+                && let Ok(permit) = gate.acquire().await
+            {
+                permit.forget();
+            }
             let (instance, replayed) = self.open_instance(tenant.clone()).await?;
             records += replayed;
             if let Some(block) = instance.cut(true).await? {
@@ -268,8 +348,8 @@ async fn flush_until_done(inner: &Inner, instance: &Arc<Instance>, block: &Arc<F
 #[async_trait]
 impl Pusher for Ingester {
     async fn push(&self, tenant: &TenantId, request: PushRequest) -> Result<PushResponse, ServiceError> {
-        if !self.inner.accepting.load(Ordering::SeqCst) {
-            return Err(IngesterError::NotAccepting("shutting down").into());
+        if let Some(reason) = self.refusing_pushes() {
+            return Err(IngesterError::NotAccepting(reason).into());
         }
         let instance = self.instance(tenant).await?;
         let limits = self.inner.overrides.limits(tenant);
@@ -335,3 +415,6 @@ pub(crate) fn read_parts(parts: Vec<TracePart>) -> Option<FoundTrace> {
     });
     FoundTrace::combine(found)
 }
+
+#[cfg(test)]
+mod tests;

@@ -57,6 +57,7 @@ async fn start(dir: &Path, backend: &Backend, overrides: Overrides) -> Harness {
     )
     .await
     .unwrap();
+    ingester.wait_ready().await.unwrap();
     Harness { ingester, flushed, cancel, tasks }
 }
 

@@ -23,6 +23,10 @@ use crate::status::to_status;
 /// The health service name an ingester reports `SERVING` under while it takes pushes.
 pub const INGESTER_SERVICE: &str = "strandpb.Ingester";
 
+/// The health service name an ingester reports `SERVING` under while it answers reads: from
+/// the start of its WAL replay (before it takes pushes) until it stops, flushes included.
+pub const INGESTER_READS: &str = "strandpb.Ingester.reads";
+
 /// Calls one ingester. Cheap to clone: clones share the connection.
 #[derive(Clone)]
 pub struct IngesterClient {
@@ -40,9 +44,14 @@ impl IngesterClient {
         self.peer.address()
     }
 
-    /// Whether the ingester answers its health check with `SERVING`.
+    /// Whether the ingester takes pushes: its health check answers `SERVING`.
     pub async fn is_serving(&self) -> bool {
         self.peer.is_serving(INGESTER_SERVICE).await
+    }
+
+    /// Whether the ingester answers reads, which it also does while replaying its WAL.
+    pub async fn is_readable(&self) -> bool {
+        self.peer.is_serving(INGESTER_READS).await
     }
 
     fn grpc(&self) -> Result<GrpcClient<Channel>, ServiceError> {

@@ -23,7 +23,7 @@ mod ring_ingesters;
 pub mod status;
 
 pub use channel::{GrpcClientConfig, lazy_channel};
-pub use ingester::{INGESTER_SERVICE, IngesterClient, IngesterService, ingester_server};
+pub use ingester::{INGESTER_READS, INGESTER_SERVICE, IngesterClient, IngesterService, ingester_server};
 pub use pool::QuerierPool;
 pub use querier::{QUERIER_SERVICE, QuerierClient, QuerierService, querier_server};
 pub use ring_ingesters::RingIngesters;
