@@ -8,6 +8,9 @@
 #   send spans:  OTLP gRPC 127.0.0.1:4317 or :4327, OTLP HTTP 127.0.0.1:4318 or :4328
 #   read:        Tempo API / Grafana data source at http://127.0.0.1:3200
 #   logs:        ./data/cluster/logs/<process>.log
+#   ring health: curl -s 127.0.0.1:3201/metrics | grep strand_ring_members
+#
+# docs/cluster.md explains the roles, the ring and what to try (e.g. kill -9 an ingester).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -20,6 +23,8 @@ CONFIG="$HERE/local.yaml"
 DATA=./data/cluster
 mkdir -p "$DATA/logs"
 PIDS=()
+NAMES=()
+HTTP_PORTS=()
 
 # start <name> <target> <http port> <grpc port> [VAR=value …]
 start() {
@@ -30,6 +35,8 @@ start() {
         STRAND_STORAGE__TRACE__WAL__PATH="$DATA/$name/wal" "$@" \
         "$STRAND" -config.file="$CONFIG" -target="$target" >"$DATA/logs/$name.log" 2>&1 &
     PIDS+=($!)
+    NAMES+=("$name")
+    HTTP_PORTS+=("$http")
     echo "started $name ($target): http 127.0.0.1:$http, grpc 127.0.0.1:$grpc, pid $!"
 }
 
@@ -58,8 +65,16 @@ start distributor-1 distributor 3201 9201 $(otlp 4317 4318)
 # shellcheck disable=SC2046
 start distributor-2 distributor 3202 9202 $(otlp 4327 4328)
 
-for port in 3211 3212 3213 3221 3200 3241 3201 3202; do
-    until curl -sf "http://127.0.0.1:$port/ready" >/dev/null; do sleep 0.2; done
+# Waits for every process's /ready; a process that exits instead stops the whole cluster.
+for i in "${!PIDS[@]}"; do
+    until curl -sf "http://127.0.0.1:${HTTP_PORTS[$i]}/ready" >/dev/null; do
+        if ! kill -0 "${PIDS[$i]}" 2>/dev/null; then
+            echo "${NAMES[$i]} exited while starting; the end of $DATA/logs/${NAMES[$i]}.log:" >&2
+            tail -n 20 "$DATA/logs/${NAMES[$i]}.log" >&2
+            exit 1
+        fi
+        sleep 0.2
+    done
 done
 echo "cluster ready: Grafana/Tempo API at http://127.0.0.1:3200; Ctrl-C stops it"
 wait

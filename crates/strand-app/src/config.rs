@@ -414,19 +414,27 @@ storage:
     #[test]
     fn the_example_configs_in_deploy_parse() {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy");
+        let cluster = root.join("cluster");
+        let roles = cluster.join("roles");
         let mut seen = 0;
-        for entry in std::fs::read_dir(&root).unwrap() {
-            let path = entry.unwrap().path();
-            if path
-                .file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with("strand") && n.ends_with(".yaml"))
-            {
+        for dir in [&root, &cluster, &roles] {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
+                let is_config = name.ends_with(".yaml") && (dir != &root || name.starts_with("strand"));
+                if !is_config {
+                    continue;
+                }
                 let text = std::fs::read_to_string(&path).unwrap();
-                Config::load(Some(&text), &BTreeMap::new()).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+                let config =
+                    Config::load(Some(&text), &BTreeMap::new()).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+                // A role file must be a config for that role, not for the single binary.
+                if dir == &roles {
+                    assert_eq!(format!("{}.yaml", config.target.name()), name, "{}", path.display());
+                }
                 seen += 1;
             }
         }
-        assert!(seen >= 2, "expected the example configs under deploy/, found {seen}");
+        assert!(seen >= 8, "expected the example configs under deploy/, found {seen}");
     }
 }

@@ -82,6 +82,7 @@ pub(crate) async fn ingester(config: &Config, ctx: &Context) -> anyhow::Result<S
         Arc::new(ingester.clone()) as Arc<dyn Pusher>,
         Arc::new(ingester.clone()) as Arc<dyn IngesterQuerier>,
         config.server.grpc_server_max_recv_msg_size.as_usize(),
+        config.server.grpc_server_max_send_msg_size.as_usize(),
     );
     let internal = InternalServer::start(config, ctx, |routes| routes.add_service(service)).await?;
     internal.set_serving(strand_rpc::INGESTER_READS, true).await;
@@ -102,6 +103,7 @@ pub(crate) async fn querier(config: &Config, ctx: &Context) -> anyhow::Result<St
         querier.clone() as Arc<dyn TraceByIdQuerier>,
         querier as Arc<dyn SearchQuerier>,
         config.server.grpc_server_max_recv_msg_size.as_usize(),
+        config.server.grpc_server_max_send_msg_size.as_usize(),
     );
     let internal = InternalServer::start(config, ctx, |routes| routes.add_service(service)).await?;
     internal.set_serving(strand_rpc::QUERIER_SERVICE, true).await;

@@ -67,7 +67,9 @@ fn load_config(cli: &cli::Cli) -> anyhow::Result<Config> {
         None => anyhow::anyhow!("{e}"),
     })?;
     if let Some(target) = cli.target {
+        // The target decides which settings are required, so check again with the flag applied.
         config.target = target;
+        config.validate().map_err(|e| anyhow::anyhow!("{e}"))?;
     }
     Ok(config)
 }

@@ -49,9 +49,10 @@ impl IngesterError {
 impl From<IngesterError> for ServiceError {
     fn from(err: IngesterError) -> Self {
         match err {
-            IngesterError::LiveTracesExceeded { .. } | IngesterError::NotAccepting(_) => {
-                ServiceError::new(ErrorCode::Unavailable, err.to_string())
-            }
+            // One tenant over its memory budget: a limit, not a sick ingester, so a distributor
+            // must not take the ingester out of its ring for every tenant over it.
+            IngesterError::LiveTracesExceeded { .. } => ServiceError::new(ErrorCode::RateLimited, err.to_string()),
+            IngesterError::NotAccepting(_) => ServiceError::new(ErrorCode::Unavailable, err.to_string()),
             other => {
                 tracing::error!(error = %other, "ingester failure");
                 // A storage failure is retryable from the client's view: nothing was acknowledged.

@@ -37,6 +37,16 @@ pub fn trace_key(tenant: &TenantId, trace: &TraceId) -> u32 {
     }
 }
 
+/// Position of a compaction job: a tenant's blocks whose start falls in the window starting at
+/// `window_start` (Unix seconds). Compactors own the jobs whose key they own on their ring.
+pub fn compaction_key(tenant: &TenantId, window_start: u64) -> u32 {
+    let mut key = Vec::with_capacity(tenant.as_str().len() + 9);
+    key.extend_from_slice(tenant.as_str().as_bytes());
+    key.push(0);
+    key.extend_from_slice(&window_start.to_be_bytes());
+    ring_hash(&key)
+}
+
 /// The tokens of a member: `ring_hash("{id}/{i}")` for `i` in `0..n`, sorted and deduplicated.
 ///
 /// Derived from the ID alone, so every process computes the same ring without talking to the
@@ -119,6 +129,16 @@ mod tests {
             PINNED_TOKENS_INGESTER_0.to_vec()
         );
         assert_eq!(ring_hash(b"strand-ingester-1.strand-ingester-headless:9095/0"), PINNED_INGESTER_1_TOKEN_0);
+    }
+
+    #[test]
+    fn compaction_keys_hash_tenant_separator_and_window() {
+        let tenant = TenantId::new("team-a").unwrap();
+        let mut expected = b"team-a\0".to_vec();
+        expected.extend_from_slice(&7200u64.to_be_bytes());
+        assert_eq!(compaction_key(&tenant, 7200), ring_hash(&expected));
+        assert_ne!(compaction_key(&tenant, 7200), compaction_key(&tenant, 10_800));
+        assert_ne!(compaction_key(&tenant, 7200), compaction_key(&TenantId::single(), 7200));
     }
 
     // Recorded from the first release of this code; see the test's comment.

@@ -17,7 +17,7 @@ mod ring;
 mod watch;
 
 pub use config::RingConfig;
-pub use hash::{member_tokens, ring_hash, trace_key};
+pub use hash::{compaction_key, member_tokens, ring_hash, trace_key};
 pub use replicate::{ReplicaError, ReplicateError, Replied, replicate};
 pub use ring::{Member, Ring, write_quorum};
 pub use watch::{Connect, Probe, RingWatcher};

@@ -18,3 +18,25 @@ pub(crate) async fn is_serving(channel: Channel, service: &str) -> bool {
         Err(_) => false,
     }
 }
+
+/// The health service name a compactor reports `SERVING` under while it takes compaction work.
+/// Compactors split work by the ring of those serving, so one that stops hands its share over.
+pub const COMPACTOR_SERVICE: &str = "strand.Compactor";
+
+/// A member known only by its health: what compactors know of each other.
+#[derive(Clone)]
+pub struct MemberHealth {
+    peer: crate::peer::Peer,
+}
+
+impl MemberHealth {
+    /// Checks the member at `address` (`host:port`); connects on first use.
+    pub fn new(address: &str, config: &crate::GrpcClientConfig) -> MemberHealth {
+        MemberHealth { peer: crate::peer::Peer::new(address, config) }
+    }
+
+    /// Whether the member reports `service` as serving.
+    pub async fn is_serving(&self, service: &str) -> bool {
+        self.peer.is_serving(service).await
+    }
+}

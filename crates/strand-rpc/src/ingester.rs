@@ -110,15 +110,16 @@ pub struct IngesterService {
     querier: Arc<dyn IngesterQuerier>,
 }
 
-/// The gRPC server for an ingester, taking messages up to `max_message_size` bytes.
+/// The gRPC server for an ingester, taking messages up to `max_recv` bytes and sending up to `max_send`.
 pub fn ingester_server(
     pusher: Arc<dyn Pusher>,
     querier: Arc<dyn IngesterQuerier>,
-    max_message_size: usize,
+    max_recv: usize,
+    max_send: usize,
 ) -> IngesterServer<IngesterService> {
     IngesterServer::new(IngesterService { pusher, querier })
-        .max_decoding_message_size(max_message_size)
-        .max_encoding_message_size(max_message_size)
+        .max_decoding_message_size(max_recv)
+        .max_encoding_message_size(max_send)
 }
 
 #[async_trait]

@@ -111,15 +111,16 @@ pub struct QuerierService {
     search: Arc<dyn SearchQuerier>,
 }
 
-/// The gRPC server for a querier, taking messages up to `max_message_size` bytes.
+/// The gRPC server for a querier, taking messages up to `max_recv` bytes and sending up to `max_send`.
 pub fn querier_server(
     traces: Arc<dyn TraceByIdQuerier>,
     search: Arc<dyn SearchQuerier>,
-    max_message_size: usize,
+    max_recv: usize,
+    max_send: usize,
 ) -> QuerierServer<QuerierService> {
     QuerierServer::new(QuerierService { traces, search })
-        .max_decoding_message_size(max_message_size)
-        .max_encoding_message_size(max_message_size)
+        .max_decoding_message_size(max_recv)
+        .max_encoding_message_size(max_send)
 }
 
 #[async_trait]

@@ -29,8 +29,11 @@ impl IngesterSource for RingIngesters {
 
     fn tolerated_failures(&self) -> usize {
         // A push is acknowledged once a write quorum stored it, so that many copies exist; all
-        // but one of them may be missing from the answers.
-        let replicas = self.replication_factor.min(self.ring.ring().len()).max(1);
-        write_quorum(replicas) - 1
+        // but one of them may be missing from the answers. Members already left out as
+        // unhealthy count against that too.
+        let ring = self.ring.ring();
+        let replicas = self.replication_factor.min(ring.len()).max(1);
+        let unhealthy = ring.len() - ring.healthy_members().len();
+        (write_quorum(replicas) - 1).saturating_sub(unhealthy)
     }
 }

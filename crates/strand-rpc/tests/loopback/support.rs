@@ -182,13 +182,13 @@ impl Drop for TestServer {
 
 /// Serves `fake` as an ingester, reporting `strandpb.Ingester` as serving.
 pub async fn serve_ingester(fake: Arc<Fake>) -> TestServer {
-    let service = ingester_server(fake.clone(), fake, SERVER_MAX_MESSAGE);
+    let service = ingester_server(fake.clone(), fake, SERVER_MAX_MESSAGE, SERVER_MAX_MESSAGE);
     serve(INGESTER_SERVICE, |router| router.add_service(service)).await
 }
 
 /// Serves `fake` as a querier, reporting `strandpb.Querier` as serving.
 pub async fn serve_querier(fake: Arc<Fake>) -> TestServer {
-    let service = querier_server(fake.clone(), fake, SERVER_MAX_MESSAGE);
+    let service = querier_server(fake.clone(), fake, SERVER_MAX_MESSAGE, SERVER_MAX_MESSAGE);
     serve(QUERIER_SERVICE, |router| router.add_service(service)).await
 }
 
