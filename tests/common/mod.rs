@@ -97,6 +97,8 @@ pub struct StrandConfig {
     pub cluster: Option<ClusterWiring>,
     /// `storage.trace.blocklist_poll`, when not the default.
     pub blocklist_poll: Option<&'static str>,
+    /// `ingester.complete_block_timeout`, when not the default.
+    pub complete_block_timeout: Option<&'static str>,
 }
 
 impl StrandConfig {
@@ -113,6 +115,7 @@ impl StrandConfig {
             target: "all",
             cluster: None,
             blocklist_poll: None,
+            complete_block_timeout: None,
         }
     }
 
@@ -134,6 +137,32 @@ impl StrandConfig {
             },
             ..StrandConfig::local()
         }
+    }
+
+    /// The object store this config writes blocks to, opened the way strand opens it.
+    pub fn open_backend(&self, dir: &Path) -> strand_backend::Backend {
+        let config = match &self.storage {
+            Storage::Local => strand_backend::BackendConfig {
+                kind: strand_backend::BackendKind::Local,
+                local: strand_backend::LocalConfig { path: dir.join("blocks").display().to_string() },
+                ..Default::default()
+            },
+            Storage::S3 { endpoint, bucket, access_key, secret_key, region } => strand_backend::BackendConfig {
+                kind: strand_backend::BackendKind::S3,
+                s3: strand_backend::S3Config {
+                    bucket: bucket.clone(),
+                    endpoint: endpoint.clone(),
+                    access_key: access_key.clone(),
+                    secret_key: secret_key.clone(),
+                    insecure: endpoint.starts_with("http://"),
+                    forcepathstyle: true,
+                    region: region.clone(),
+                    ..Default::default()
+                },
+                ..Default::default()
+            },
+        };
+        strand_backend::Backend::open(&config).expect("open the test object store")
     }
 
     /// The YAML file strand reads, with Tempo's keys.
@@ -163,6 +192,8 @@ impl StrandConfig {
             }
             None => String::new(),
         };
+        let complete =
+            self.complete_block_timeout.map(|t| format!("  complete_block_timeout: {t}\n")).unwrap_or_default();
         let poll = self.blocklist_poll.map(|p| format!("    blocklist_poll: {p}\n")).unwrap_or_default();
         let (ring, queriers, extra) = match &self.cluster {
             Some(wiring) => (
@@ -183,7 +214,7 @@ impl StrandConfig {
              server:\n  http_listen_address: 127.0.0.1\n  http_listen_port: {http_port}\n  log_level: info\n\
              \x20 grpc_listen_address: 127.0.0.1\n  grpc_listen_port: {grpc_port}\n\
              distributor:\n  receivers:\n    otlp:\n      protocols:\n        grpc: {grpc}\n        http: {http}\n\
-             ingester:\n  trace_idle_period: {idle}\n  flush_check_period: {check}\n{ring}\
+             ingester:\n  trace_idle_period: {idle}\n  flush_check_period: {check}\n{complete}{ring}\
              storage:\n  trace:\n{backend}    wal: {{ path: {wal} }}\n{poll}\
              {queriers}{overrides}{extra}",
             target = self.target,

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use strand_backend::{BackendConfig, BackendKind, LocalConfig, S3Config};
 use strand_common::{Duration, Size};
+use strand_compactor::CompactorConfig;
 use strand_distributor::DistributorConfig;
 use strand_encoding::{BlockConfig, WalConfig};
 use strand_frontend::FrontendConfig;
@@ -67,6 +68,8 @@ pub struct Config {
     pub query_frontend: FrontendConfig,
     /// Object storage, WAL and block format.
     pub storage: StorageConfig,
+    /// The compactor role: merging, retention.
+    pub compactor: CompactorConfig,
     /// Per-tenant limits.
     pub overrides: Overrides,
     /// How distributors and queriers call ingesters in a cluster (Tempo's `ingester_client`).
@@ -86,6 +89,7 @@ impl Default for Config {
             querier: QuerierConfig::default(),
             query_frontend: FrontendConfig::default(),
             storage: StorageConfig::default(),
+            compactor: CompactorConfig::default(),
             overrides: Overrides::default(),
             ingester_client: GrpcClientConfig::for_ingesters(),
             querier_client: GrpcClientConfig::default(),
@@ -228,6 +232,7 @@ impl Config {
             self.overrides.validate(),
             self.storage.trace.backend_config().validate(),
             self.query_frontend.validate(),
+            self.compactor.validate(),
             self.ingester_client.validate("ingester_client"),
             self.querier_client.validate("querier_client"),
             self.cluster_members(),
@@ -270,7 +275,7 @@ impl Config {
 /// keep their types. Variables whose first segment is not a top-level key are not config
 /// (`STRAND_TEST_…` in tests, for example) and are left alone.
 fn apply_env(document: &mut serde_yaml::Value, env: &BTreeMap<String, String>) -> Result<(), ConfigError> {
-    const TOP_LEVEL: [&str; 11] = [
+    const TOP_LEVEL: [&str; 12] = [
         "target",
         "multitenancy_enabled",
         "server",
@@ -279,6 +284,7 @@ fn apply_env(document: &mut serde_yaml::Value, env: &BTreeMap<String, String>) -
         "querier",
         "query_frontend",
         "storage",
+        "compactor",
         "overrides",
         "ingester_client",
         "querier_client",

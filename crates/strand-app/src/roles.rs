@@ -9,12 +9,16 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use strand_backend::{Backend, Blocklist};
 use strand_common::{CancellationToken, TaskTracker};
+use strand_compactor::{Compactor, Ownership};
 use strand_distributor::{Distributor, RingPusher};
 use strand_frontend::{BuildInfo, FrontendState};
 use strand_ingester::{FlushListener, Ingester};
-use strand_model::{FixedIngesters, IngesterQuerier, IngesterSource, Pusher, SearchQuerier, TraceByIdQuerier};
+use strand_model::{
+    FixedIngesters, IngesterQuerier, IngesterSource, Pusher, SearchQuerier, TenantId, TraceByIdQuerier,
+};
 use strand_querier::Querier;
-use strand_ring::{Connect, Probe, RingConfig, RingWatcher};
+use strand_ring::{Connect, Probe, RingConfig, RingWatcher, compaction_key};
+use strand_rpc::health::MemberHealth;
 use strand_rpc::{IngesterClient, QuerierClient, QuerierPool, RingIngesters};
 
 use crate::config::Config;
@@ -52,8 +56,11 @@ pub(crate) async fn all(config: &Config, ctx: &Context) -> anyhow::Result<Starte
     let ingester = start_ingester(config, backend.clone(), on_flushed, ctx).await?;
 
     let ingesters = FixedIngesters(vec![Arc::new(ingester.clone()) as Arc<dyn IngesterQuerier>]);
-    let querier = Arc::new(Querier::new(config.querier.clone(), Arc::new(ingesters), blocklist.clone(), backend));
+    let querier =
+        Arc::new(Querier::new(config.querier.clone(), Arc::new(ingesters), blocklist.clone(), backend.clone()));
     install_frontend(config, ctx, querier.clone(), querier, blocklist);
+
+    start_compactor(config, ctx, backend, Arc::new(|_: &TenantId, _| true));
 
     ingester.wait_ready().await.context("cannot start the ingester")?;
     let receivers = start_distributor(config, ctx, Arc::new(ingester.clone())).await?;
@@ -123,6 +130,38 @@ pub(crate) async fn query_frontend(config: &Config, ctx: &Context) -> anyhow::Re
     install_frontend(config, ctx, pool.clone(), pool, blocklist);
     let internal = InternalServer::start(config, ctx, |routes| routes).await?;
     Ok(Started { receivers: None, ingester: None, internal: Some(internal) })
+}
+
+/// Block merging and retention. With `compactor.ring.members`, this compactor takes only the
+/// (tenant, window) jobs the ring gives it; the others take the rest.
+pub(crate) async fn compactor(config: &Config, ctx: &Context) -> anyhow::Result<Started> {
+    let backend = open_backend(config)?;
+    let internal = InternalServer::start(config, ctx, |routes| routes).await?;
+    internal.set_serving(strand_rpc::health::COMPACTOR_SERVICE, true).await;
+    let owns: Ownership = if config.compactor.ring.members.is_empty() {
+        Arc::new(|_: &TenantId, _| true)
+    } else {
+        let client_config = config.ingester_client.clone();
+        let connect: Connect<MemberHealth> = Arc::new(move |address| MemberHealth::new(address, &client_config));
+        let probe: Probe<MemberHealth> =
+            Arc::new(|member| Box::pin(async move { member.is_serving(strand_rpc::health::COMPACTOR_SERVICE).await }));
+        let ring = watch_ring("compactor", &config.compactor.ring, connect, probe, ctx).await;
+        let me = config.compactor.instance_id.clone();
+        if ring.ring().member(&me).is_none() {
+            tracing::warn!(instance_id = %me, "compactor.instance_id is not in compactor.ring.members: this compactor owns no work");
+        }
+        Arc::new(move |tenant: &TenantId, window: u64| {
+            ring.ring().owner(compaction_key(tenant, window)).is_some_and(|owner| owner.id() == me)
+        })
+    };
+    start_compactor(config, ctx, backend, owns);
+    Ok(Started { receivers: None, ingester: None, internal: Some(internal) })
+}
+
+fn start_compactor(config: &Config, ctx: &Context, backend: Backend, owns: Ownership) {
+    let compactor = Compactor::new(config.compactor.clone(), backend, Arc::new(config.overrides.clone()), owns)
+        .with_block_config(config.storage.trace.block.clone());
+    ctx.tasks.spawn(compactor.run(ctx.cancel.child_token()));
 }
 
 fn open_backend(config: &Config) -> anyhow::Result<Backend> {

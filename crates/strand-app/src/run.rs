@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::{Context as _, bail};
+use anyhow::Context as _;
 use strand_common::{CancellationToken, TaskTracker};
 use strand_frontend::BuildInfo;
 use tracing_subscriber::EnvFilter;
@@ -130,7 +130,7 @@ pub async fn run(config: Config, shutdown: impl std::future::Future<Output = ()>
         Target::Ingester => roles::ingester(&config, &ctx).await?,
         Target::Querier => roles::querier(&config, &ctx).await?,
         Target::QueryFrontend => roles::query_frontend(&config, &ctx).await?,
-        Target::Compactor => bail!("target compactor is not available in this build yet"),
+        Target::Compactor => roles::compactor(&config, &ctx).await?,
     };
 
     ctx.app.set_ready(true);

@@ -98,7 +98,9 @@ impl InternalServer {
     /// sending it here while this process finishes what it has. Reads of an ingester go on
     /// until the server stops, so its data stays readable while it flushes.
     pub async fn leave(&self) {
-        for service in [strand_rpc::INGESTER_SERVICE, strand_rpc::QUERIER_SERVICE] {
+        for service in
+            [strand_rpc::INGESTER_SERVICE, strand_rpc::QUERIER_SERVICE, strand_rpc::health::COMPACTOR_SERVICE]
+        {
             self.set_serving(service, false).await;
         }
     }

@@ -24,6 +24,6 @@ pub mod testing;
 pub use blocklist::Blocklist;
 pub use config::{BackendConfig, BackendKind, LocalConfig, S3Config};
 pub use error::BackendError;
-pub use meta::{BLOCK_FORMAT_V1, BlockMeta, TenantIndex};
+pub use meta::{BLOCK_FORMAT_V1, BlockMeta, CompactedBlockMeta, TenantIndex};
 pub use object_store::{ObjectStore, ObjectStoreExt, path::Path as ObjectPath};
-pub use store::Backend;
+pub use store::{Backend, BlockFolder};

@@ -51,6 +51,21 @@ impl BlockMeta {
     }
 }
 
+/// A block's `meta.compacted.json`: its `meta.json` plus when it stopped being live.
+///
+/// Written when compaction replaces the block or retention expires it, just before `meta.json`
+/// is deleted. The block's other objects stay readable until `compacted_block_retention` has
+/// passed, so readers holding an older blocklist still find its data.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CompactedBlockMeta {
+    /// The block's `meta.json`, unchanged.
+    #[serde(flatten)]
+    pub meta: BlockMeta,
+    /// When the block was retired, Unix seconds.
+    pub compacted_time: u64,
+}
+
 /// `<tenant>/index.json.zst`: every live block's meta, so readers need one GET instead of a
 /// LIST plus one GET per block.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

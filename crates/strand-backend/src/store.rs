@@ -1,4 +1,4 @@
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -16,7 +16,22 @@ use crate::config::{BackendConfig, BackendKind, S3Config};
 use crate::counting::{CountingStore, StoreMetrics};
 use crate::error::BackendError;
 use crate::keys;
-use crate::meta::{BlockMeta, TenantIndex};
+use crate::meta::{BlockMeta, CompactedBlockMeta, TenantIndex};
+
+/// What one listing says about a block folder (times are the store's, in Unix seconds).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BlockFolder {
+    /// The folder's block.
+    pub block_id: BlockId,
+    /// `meta.json` exists: readers use the block.
+    pub live: bool,
+    /// When `meta.compacted.json` was written, if it exists.
+    pub compacted_at: Option<u64>,
+    /// When the newest object in the folder was written.
+    pub last_modified: u64,
+    /// Bytes of every object in the folder.
+    pub bytes: u64,
+}
 
 /// A bucket with strand's key layout on top.
 ///
@@ -162,17 +177,93 @@ impl Backend {
 
     /// Blocks of a tenant that have a `meta.json`.
     async fn live_blocks(&self, tenant: &TenantId) -> Result<HashSet<BlockId>, BackendError> {
+        let folders = self.list_block_folders(tenant).await?;
+        Ok(folders.into_iter().filter(|folder| folder.live).map(|folder| folder.block_id).collect())
+    }
+
+    /// Every block folder of a tenant with what its objects say about it, from one paginated
+    /// LIST. This is how the compactor finds compacted blocks whose grace period is over and
+    /// folders that an interrupted upload left without any meta.
+    pub async fn list_block_folders(&self, tenant: &TenantId) -> Result<Vec<BlockFolder>, BackendError> {
         let prefix = keys::tenant_folder(tenant);
-        let locations: Vec<Path> = self.store.list(Some(&prefix)).map_ok(|m| m.location).try_collect().await?;
-        Ok(locations
-            .iter()
-            .filter(|location| location.filename() == Some(keys::META))
-            .filter_map(|location| {
-                let mut parts = location.prefix_match(&prefix)?;
-                let block = parts.next()?;
-                BlockId::parse(block.as_ref()).ok()
-            })
-            .collect())
+        let objects: Vec<object_store::ObjectMeta> = self.store.list(Some(&prefix)).try_collect().await?;
+        let mut folders: BTreeMap<BlockId, BlockFolder> = BTreeMap::new();
+        for object in &objects {
+            let Some(mut parts) = object.location.prefix_match(&prefix) else { continue };
+            // `<tenant>/<block>/<name>`: anything shallower (the tenant index) is not a block.
+            let (Some(block), Some(name), None) = (parts.next(), parts.next(), parts.next()) else { continue };
+            let Ok(block_id) = BlockId::parse(block.as_ref()) else { continue };
+            let modified = object.last_modified.timestamp().max(0) as u64;
+            let folder = folders.entry(block_id).or_insert(BlockFolder {
+                block_id,
+                live: false,
+                compacted_at: None,
+                last_modified: 0,
+                bytes: 0,
+            });
+            folder.last_modified = folder.last_modified.max(modified);
+            folder.bytes += object.size;
+            match name.as_ref() {
+                keys::META => folder.live = true,
+                keys::COMPACTED_META => folder.compacted_at = Some(modified),
+                _ => {}
+            }
+        }
+        Ok(folders.into_values().collect())
+    }
+
+    /// Retires a block: writes its `meta.compacted.json`, then deletes its `meta.json`, after
+    /// which listings no longer count it as live. The marker goes first so that a crash in
+    /// between leaves a block that is still live (and is retired again later), never a folder
+    /// with no meta whose data nobody would know how to age out.
+    pub async fn mark_block_compacted(&self, meta: &BlockMeta, compacted_time: u64) -> Result<(), BackendError> {
+        let tenant = tenant_of(meta)?;
+        let compacted = CompactedBlockMeta { meta: meta.clone(), compacted_time };
+        let key = keys::block_object(&tenant, meta.block_id, keys::COMPACTED_META);
+        let json = serde_json::to_vec(&compacted).map_err(|e| corrupt(key.as_ref(), e))?;
+        self.store.put(&key, PutPayload::from(json)).await?;
+        match self.store.delete(&keys::block_object(&tenant, meta.block_id, keys::META)).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Reads a block's `meta.compacted.json`; `None` when the block has none.
+    pub async fn read_compacted_block_meta(
+        &self,
+        tenant: &TenantId,
+        block: BlockId,
+    ) -> Result<Option<CompactedBlockMeta>, BackendError> {
+        let key = keys::block_object(tenant, block, keys::COMPACTED_META);
+        match self.store.get(&key).await {
+            Ok(result) => {
+                let bytes = result.bytes().await?;
+                serde_json::from_slice(&bytes).map(Some).map_err(|e| corrupt(key.as_ref(), e))
+            }
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Deletes a whole block folder, its metas last: a deletion cut short leaves a folder that
+    /// still says what it is, so the next attempt finds and finishes it.
+    pub async fn delete_block(&self, tenant: &TenantId, block: BlockId) -> Result<(), BackendError> {
+        let folder = keys::block_folder(tenant, block);
+        let mut objects: Vec<Path> = self.store.list(Some(&folder)).map_ok(|m| m.location).try_collect().await?;
+        // Data first, then meta.json, then meta.compacted.json.
+        let rank = |location: &Path| match location.filename() {
+            Some(keys::META) => 1,
+            Some(keys::COMPACTED_META) => 2,
+            _ => 0,
+        };
+        objects.sort_by_key(rank);
+        for location in objects {
+            match self.store.delete(&location).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(())
     }
 
     /// Deletes every object under a prefix.
@@ -228,4 +319,76 @@ fn corrupt(key: &str, err: impl std::fmt::Display) -> BackendError {
 
 pub(crate) fn now_secs() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::meta::BLOCK_FORMAT_V1;
+
+    fn meta(tenant: &TenantId, block: BlockId) -> BlockMeta {
+        BlockMeta {
+            format: BLOCK_FORMAT_V1.to_string(),
+            block_id: block,
+            tenant_id: tenant.as_str().to_string(),
+            start_unix_nano: 1_000_000_000,
+            end_unix_nano: 2_000_000_000,
+            total_traces: 1,
+            total_spans: 1,
+            row_groups: 1,
+            data_size: 5,
+            footer_size: 1,
+            filter_size: 1,
+            compaction_level: 0,
+            created_at: 1,
+            tags_size: 0,
+        }
+    }
+
+    async fn put(backend: &Backend, tenant: &TenantId, block: BlockId, name: &str) {
+        let key = keys::block_object(tenant, block, name);
+        backend.store().put(&key, PutPayload::from_static(b"bytes")).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn retiring_a_block_swaps_its_meta_and_deleting_it_empties_the_folder() {
+        let backend = Backend::in_memory();
+        let tenant = TenantId::new("t").unwrap();
+        let (live, half_uploaded) = (BlockId::new_random(), BlockId::new_random());
+        put(&backend, &tenant, live, keys::DATA).await;
+        backend.write_block_meta(&meta(&tenant, live)).await.unwrap();
+        put(&backend, &tenant, half_uploaded, keys::DATA).await;
+        backend.write_tenant_index(&tenant, &TenantIndex::default()).await.unwrap();
+
+        let folders = backend.list_block_folders(&tenant).await.unwrap();
+        assert_eq!(folders.len(), 2, "the tenant index is not a block: {folders:?}");
+        let of = |folders: &[BlockFolder], id| folders.iter().find(|f| f.block_id == id).cloned().unwrap();
+        assert!(of(&folders, live).live && of(&folders, live).compacted_at.is_none());
+        assert!(!of(&folders, half_uploaded).live && of(&folders, half_uploaded).bytes == 5);
+
+        backend.mark_block_compacted(&meta(&tenant, live), 42).await.unwrap();
+        assert_eq!(backend.read_block_meta(&tenant, live).await.unwrap(), None);
+        let compacted = backend.read_compacted_block_meta(&tenant, live).await.unwrap().unwrap();
+        assert_eq!((compacted.meta, compacted.compacted_time), (meta(&tenant, live), 42));
+        let folder = of(&backend.list_block_folders(&tenant).await.unwrap(), live);
+        assert!(!folder.live && folder.compacted_at.is_some());
+        assert!(backend.rebuild_tenant_index(&tenant).await.unwrap().metas.is_empty());
+
+        backend.delete_block(&tenant, live).await.unwrap();
+        let left = backend.list_block_folders(&tenant).await.unwrap();
+        assert_eq!(left.iter().map(|f| f.block_id).collect::<Vec<_>>(), vec![half_uploaded]);
+    }
+
+    #[test]
+    fn compacted_meta_is_the_meta_plus_compacted_time() {
+        let tenant = TenantId::new("t").unwrap();
+        let compacted = CompactedBlockMeta { meta: meta(&tenant, BlockId::new_random()), compacted_time: 7 };
+        let json: serde_json::Value = serde_json::to_value(&compacted).unwrap();
+        assert_eq!(json["compactedTime"], 7);
+        assert_eq!(json["tenantID"], "t");
+        assert_eq!(json["compactionLevel"], 0);
+        let back: CompactedBlockMeta = serde_json::from_value(json).unwrap();
+        assert_eq!(back, compacted);
+    }
 }

@@ -45,6 +45,8 @@ pub struct Limits {
     pub global: GlobalLimits,
     /// Query limits, enforced by the query frontend.
     pub read: ReadLimits,
+    /// Retention, enforced by the compactor.
+    pub compaction: CompactionLimits,
 }
 
 impl Limits {
@@ -109,6 +111,18 @@ pub struct ReadLimits {
     pub max_bytes_per_job: Size,
 }
 
+/// `overrides.*.compaction`, with Tempo's key `block_retention`. Zero in either field means
+/// "not set": the compactor's `block_retention` applies, and there is no byte budget.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CompactionLimits {
+    /// How long the tenant's blocks are kept; replaces `compactor.compaction.block_retention`.
+    pub block_retention: Duration,
+    /// Bytes of live blocks the tenant may keep in object storage. Past it the compactor deletes
+    /// the tenant's oldest blocks first, whatever their age, until the rest fit.
+    pub max_stored_bytes: Size,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -144,6 +158,23 @@ mod tests {
         assert_eq!(zero, Overrides::default());
         let err = serde_yaml::from_str::<Overrides>("defaults: { read: { max_duration: 1h } }").unwrap_err();
         assert!(err.to_string().contains("max_duration"), "{err}");
+    }
+
+    #[test]
+    fn compaction_limits_are_unset_by_default_and_set_per_tenant() {
+        let overrides: Overrides = serde_yaml::from_str(
+            "per_tenant: { audit: { compaction: { block_retention: 2160h, max_stored_bytes: 5TiB } } }",
+        )
+        .unwrap();
+        let other = overrides.limits(&TenantId::new("other").unwrap());
+        assert_eq!(other.compaction, CompactionLimits::default());
+        assert_eq!(other.compaction.block_retention, Duration::secs(0));
+        let audit = overrides.limits(&TenantId::new("audit").unwrap());
+        assert_eq!(audit.compaction.block_retention, Duration::secs(90 * 24 * 3600));
+        assert_eq!(audit.compaction.max_stored_bytes, Size(5 << 40));
+        assert!(overrides.validate().is_ok());
+        let err = serde_yaml::from_str::<Overrides>("defaults: { compaction: { retention: 1h } }").unwrap_err();
+        assert!(err.to_string().contains("retention"), "{err}");
     }
 
     #[test]

@@ -9,11 +9,13 @@
 //! - `meta.json`: written last by [`upload_block`]; a block exists for readers once it exists.
 //!
 //! [`BlockWriter`] builds `data.parquet` on local disk plus the filter in memory; [`upload_block`]
-//! ships them; [`BlockReader`] finds a trace by ID. The schema is a persisted contract: a change
-//! means a `v2` module beside this one, never an edit of `v1` in place, and the fixture block in
-//! `testdata/v1/` must keep reading.
+//! ships them; [`BlockReader`] finds a trace by ID; [`BlockScan`] reads a whole block back in
+//! trace-ID order, and [`compact_blocks`] merges several blocks into one with it. The schema is a
+//! persisted contract: a change means a `v2` module beside this one, never an edit of `v1` in
+//! place, and the fixture block in `testdata/v1/` must keep reading.
 
 pub(crate) mod attrs;
+mod compact;
 mod events;
 pub(crate) mod filter;
 pub(crate) mod nesting;
@@ -21,6 +23,7 @@ pub(crate) mod object_reader;
 mod reader;
 pub(crate) mod rebuild;
 mod rows;
+pub(crate) mod scan;
 pub(crate) mod schema;
 mod upload;
 mod writer;
@@ -33,7 +36,9 @@ use serde::{Deserialize, Serialize};
 use strand_common::{ErrorCode, ServiceError, Size};
 use strand_model::TraceId;
 
+pub use compact::compact_blocks;
 pub use reader::BlockReader;
+pub use scan::{BlockScan, ScannedTrace};
 pub use upload::upload_block;
 pub use writer::{BlockWriter, WrittenBlock};
 

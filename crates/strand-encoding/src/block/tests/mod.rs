@@ -1,5 +1,6 @@
 //! Block v1 round trips: write → upload → find, against `combine` of what went in.
 
+mod compaction;
 mod fixture;
 mod lookups;
 mod schema_snapshot;
