@@ -1,6 +1,6 @@
 //! Distributed strand: every role its own `strand` process on loopback, sharing one bucket on the
 //! test S3 server. Two distributors, three ingesters at replication factor 2, a querier and a
-//! query-frontend.
+//! query-frontend (and a compactor for the first test; `cluster_compaction.rs` tests it).
 //!
 //! - The real OpenTelemetry SDK writes through both distributors; every trace reads back whole
 //!   through the frontend, is stored exactly twice, and still reads back from blocks.
@@ -21,9 +21,16 @@ use strand_loadgen::{CancellationToken, Checker, CheckerConfig, Transport, Write
 
 const SHAPE: Shape = Shape { distributors: 2, ingesters: 3, replication_factor: 2, compactor: None };
 
+/// The whole cluster the issue describes, compactor included: it merges the blocks flushed below
+/// while the traces are read back.
+fn shape_with_compactor() -> Shape {
+    let section = "compactor:\n  compaction:\n    compaction_cycle: 1s\n    compacted_block_retention: 5s\n";
+    Shape { compactor: Some(section.into()), ..SHAPE }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sdk_traces_through_two_distributors_read_back_whole_through_the_frontend() {
-    let cluster = Cluster::start(StrandConfig::s3("cluster-sdk").await, SHAPE).await;
+    let cluster = Cluster::start(StrandConfig::s3("cluster-sdk").await, shape_with_compactor()).await;
     let (grpc_distributor, http_distributor) = (&cluster.distributors[0], &cluster.distributors[1]);
     let sent = export_with_sdk(&grpc_distributor.otlp_grpc_url(), &http_distributor.otlp_http_url()).await;
 

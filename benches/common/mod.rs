@@ -1,11 +1,13 @@
 //! What strand's end-to-end benchmarks share: the synthetic HTTP-server spans of the reference
-//! micro-benchmark (`data`), the real release binary in a scratch folder (`server`), OTLP load
+//! micro-benchmark (`data`), the real release binary in a scratch folder (`server`) or several
+//! of them as a cluster on loopback (`cluster`), OTLP load
 //! over gRPC and HTTP (`load`), and printing the figures as a table and as JSON (`report`).
 //!
 //! Each benchmark is a plain `fn main` (no harness): it measures its own same-run baseline next to
 //! strand, so a figure can be read against what the machine does without strand in the way.
 #![allow(dead_code)]
 
+pub mod cluster;
 pub mod data;
 pub mod load;
 pub mod report;

@@ -58,8 +58,9 @@ pub struct Options {
 }
 
 impl Options {
-    /// The config with these changes applied.
-    fn config(&self) -> String {
+    /// The config with these changes applied, its `{…}` ports still to fill in (see
+    /// [`Server::start_config`]).
+    pub fn config(&self) -> String {
         let mut config = CONFIG.to_string();
         if let Some(limit) = &self.max_live_traces_bytes {
             config = config.replace("max_live_traces_bytes: 2GiB", &format!("max_live_traces_bytes: {limit}"));
@@ -83,6 +84,8 @@ pub struct Server {
     pub otlp_grpc: String,
     /// `http://127.0.0.1:<port>/v1/traces`: OTLP/HTTP.
     pub otlp_http: String,
+    /// `127.0.0.1:<port>`: internal gRPC, as a ring member entry names it.
+    pub internal_grpc: String,
     /// The scratch folder: config, `blocks/`, `wal/`, `strand.log`.
     pub data_dir: PathBuf,
     client: reqwest::Client,
@@ -97,9 +100,16 @@ impl Server {
 
     /// [`Server::start`] with some of the config changed.
     pub async fn start_with(data_dir: &Path, options: &Options) -> anyhow::Result<Server> {
+        let ready_timeout = options.ready_timeout.unwrap_or(Duration::from_secs(120));
+        Server::start_config(data_dir, &options.config(), ready_timeout).await
+    }
+
+    /// Starts the binary with `config`, a variant of [`Options::config`] (another target, ring
+    /// members…), filling in its `{http}`, `{internal_grpc}`, `{otlp_grpc}` and `{otlp_http}`
+    /// with free ports, and waits up to `ready_timeout` for `/ready`.
+    pub async fn start_config(data_dir: &Path, config: &str, ready_timeout: Duration) -> anyhow::Result<Server> {
         let ports = free_ports(4)?;
-        let config = options
-            .config()
+        let config = config
             .replace("{http}", &ports[0].to_string())
             .replace("{internal_grpc}", &ports[1].to_string())
             .replace("{otlp_grpc}", &ports[2].to_string())
@@ -122,10 +132,11 @@ impl Server {
             http: format!("http://127.0.0.1:{}", ports[0]),
             otlp_grpc: format!("http://127.0.0.1:{}", ports[2]),
             otlp_http: format!("http://127.0.0.1:{}/v1/traces", ports[3]),
+            internal_grpc: format!("127.0.0.1:{}", ports[1]),
             data_dir: data_dir.to_path_buf(),
             client,
         };
-        server.wait_ready(options.ready_timeout.unwrap_or(Duration::from_secs(120))).await?;
+        server.wait_ready(ready_timeout).await?;
         Ok(server)
     }
 

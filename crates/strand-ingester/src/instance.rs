@@ -204,13 +204,21 @@ impl Instance {
     }
 
     /// Moves complete traces into the head block. Blocking IO: call on the blocking pool.
+    ///
+    /// The traces move in chunks, each under the lock (so a read finds every trace in the live
+    /// set or in the head block, never in neither) but with the lock released in between: a
+    /// sweep moves seconds of traffic at once, and holding the lock through all of it stalls
+    /// every push, and with them the runtime threads that answer health checks.
     pub fn sweep(&self, idle: Duration, max_live: Duration) {
-        let mut state = self.lock();
-        let before = (state.live.len(), state.live.bytes());
-        let complete = state.live.take_complete(Instant::now(), idle, max_live);
-        let State { live, head, .. } = &mut *state;
-        append_or_restore(complete, live, head, &self.tenant);
-        update_live_gauges(before, (state.live.len(), state.live.bytes()));
+        let due = self.lock().live.complete_ids(Instant::now(), idle, max_live);
+        for chunk in due.chunks(SWEEP_CHUNK_TRACES) {
+            let mut state = self.lock();
+            let before = (state.live.len(), state.live.bytes());
+            let complete = state.live.take(chunk);
+            let State { live, head, .. } = &mut *state;
+            append_or_restore(complete, live, head, &self.tenant);
+            update_live_gauges(before, (state.live.len(), state.live.bytes()));
+        }
     }
 
     /// Whether the head block is due to be cut.
@@ -347,6 +355,10 @@ impl Instance {
 
 /// Appends traces to the head block. If the disk fails, the traces go back to the live map
 /// (they are still in the WAL) and the failure is logged; the next sweep tries again.
+/// Traces moved to the head block per hold of the instance lock during a sweep: about a
+/// millisecond of appends, so pushes wait at most that long.
+const SWEEP_CHUNK_TRACES: usize = 256;
+
 fn append_or_restore(
     traces: Vec<(TraceId, crate::live::LiveTrace)>,
     live: &mut LiveTraces,

@@ -66,15 +66,10 @@ impl LiveTraces {
         }
     }
 
-    /// Removes and returns the traces that are complete: idle for `idle`, or live for longer than
-    /// `max_live`. Sorted by ID, the order blocks are written in.
-    pub fn take_complete(
-        &mut self,
-        now: Instant,
-        idle: std::time::Duration,
-        max_live: std::time::Duration,
-    ) -> Vec<(TraceId, LiveTrace)> {
-        let done: Vec<TraceId> = self
+    /// The traces that are complete at `now`: idle for `idle`, or live for longer than
+    /// `max_live`. Sorted by ID.
+    pub fn complete_ids(&self, now: Instant, idle: std::time::Duration, max_live: std::time::Duration) -> Vec<TraceId> {
+        let mut done: Vec<TraceId> = self
             .traces
             .iter()
             .filter(|(_, t)| {
@@ -82,7 +77,13 @@ impl LiveTraces {
             })
             .map(|(id, _)| *id)
             .collect();
-        self.remove_sorted(done)
+        done.sort_unstable();
+        done
+    }
+
+    /// Removes and returns those of `ids` still live, sorted by ID.
+    pub fn take(&mut self, ids: &[TraceId]) -> Vec<(TraceId, LiveTrace)> {
+        self.remove_sorted(ids.to_vec())
     }
 
     /// Removes and returns every trace, sorted by ID.

@@ -26,6 +26,10 @@ pub struct RingConfig {
     pub health_check_period: Duration,
     /// A probe that takes longer than this counts as a failure.
     pub health_check_timeout: Duration,
+    /// Probes in a row that must fail before a member leaves the ring. A call to the member
+    /// that fails (connection refused, deadline) takes it out at once, so a dead member is
+    /// skipped within one request; this only keeps a busy member's slow answer from doing so.
+    pub health_check_failures: u32,
     /// How often `dns+` entries are resolved again. Entries that found nothing last time are
     /// retried on every health check, so a ring that starts before its pods fills up quickly.
     pub discovery_period: Duration,
@@ -39,6 +43,7 @@ impl Default for RingConfig {
             tokens_per_member: 128,
             health_check_period: Duration::secs(1),
             health_check_timeout: Duration::secs(1),
+            health_check_failures: 3,
             discovery_period: Duration::secs(10),
         }
     }
@@ -56,6 +61,9 @@ impl RingConfig {
         }
         if self.health_check_period.get().is_zero() {
             return Err(format!("{section}.health_check_period must be above 0"));
+        }
+        if self.health_check_failures == 0 {
+            return Err(format!("{section}.health_check_failures must be at least 1"));
         }
         if self.health_check_timeout.get().is_zero() {
             return Err(format!("{section}.health_check_timeout must be above 0"));
@@ -184,7 +192,7 @@ mod tests {
     #[test]
     fn yaml_round_trips_and_unknown_keys_are_named() {
         let yaml = "replication_factor: 3\nmembers: [\"dns+strand-ingester-headless:9095\", \"10.0.0.1:9095\"]\n\
-                    tokens_per_member: 64\nhealth_check_period: 500ms\nhealth_check_timeout: 2s\ndiscovery_period: 1m\n";
+                    tokens_per_member: 64\nhealth_check_period: 500ms\nhealth_check_timeout: 2s\nhealth_check_failures: 2\ndiscovery_period: 1m\n";
         let config: RingConfig = serde_yaml::from_str(yaml).unwrap();
         assert_eq!(
             config,
@@ -194,6 +202,7 @@ mod tests {
                 tokens_per_member: 64,
                 health_check_period: Duration::millis(500),
                 health_check_timeout: Duration::secs(2),
+                health_check_failures: 2,
                 discovery_period: Duration::secs(60),
             }
         );

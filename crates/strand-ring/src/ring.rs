@@ -4,7 +4,7 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 use crate::hash::member_tokens;
 
@@ -13,12 +13,14 @@ pub struct Member<C> {
     id: String,
     client: C,
     healthy: AtomicBool,
+    /// Health probes failed in a row; `u32::MAX` until the first probe.
+    failed_probes: AtomicU32,
 }
 
 impl<C> Member<C> {
     /// A member, healthy until a probe or a failed call says otherwise.
     pub fn new(id: impl Into<String>, client: C) -> Member<C> {
-        Member { id: id.into(), client, healthy: AtomicBool::new(true) }
+        Member { id: id.into(), client, healthy: AtomicBool::new(true), failed_probes: AtomicU32::new(u32::MAX) }
     }
 
     /// The member's ID: its address as listed or resolved. Its tokens derive from it.
@@ -40,6 +42,23 @@ impl<C> Member<C> {
     /// Sets the member's health and returns what it was, so callers log only transitions.
     pub fn set_healthy(&self, healthy: bool) -> bool {
         self.healthy.swap(healthy, Ordering::Relaxed)
+    }
+
+    /// Records a health probe's outcome and returns the health before it. A passed probe makes
+    /// the member healthy; a failed one makes it unhealthy only once `failures` probes in a row
+    /// failed, so one slow answer from a busy member does not take it out of the ring. The
+    /// first probe of a member decides its health outright.
+    pub(crate) fn record_probe(&self, passed: bool, failures: u32) -> bool {
+        let before = self.failed_probes.load(Ordering::Relaxed);
+        let in_a_row = match (passed, before) {
+            (true, _) => 0,
+            (false, u32::MAX) => failures,
+            (false, n) => n.saturating_add(1),
+        };
+        self.failed_probes.store(in_a_row, Ordering::Relaxed);
+        // A member a failed call took out stays out until a probe passes.
+        let healthy = passed || (in_a_row < failures.max(1) && self.is_healthy());
+        self.set_healthy(healthy)
     }
 }
 

@@ -150,8 +150,9 @@ impl<C: Clone + Send + Sync + 'static> RingWatcher<C> {
             async move { tokio::time::timeout(timeout, probe).await.unwrap_or(false) }
         });
         let results = join_all(probes).await;
-        for (member, healthy) in members.iter().zip(results) {
-            let was = member.set_healthy(healthy);
+        for (member, passed) in members.iter().zip(results) {
+            let was = member.record_probe(passed, self.config.health_check_failures);
+            let healthy = member.is_healthy();
             if was && !healthy {
                 tracing::warn!(member = member.id(), "ring member failed its health check");
             } else if !was && healthy {

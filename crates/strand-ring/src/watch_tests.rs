@@ -52,10 +52,16 @@ async fn static_members_follow_their_probe() {
     assert_eq!(health_of(&ring), [("a:9095", true), ("b:9095", false), ("c:9095", true)]);
     assert_eq!(ring.members()[0].client(), "a:9095");
 
+    // One passed probe brings a member back; a healthy one leaves only after
+    // `health_check_failures` (3) failed probes in a row.
     health.set("b:9095", true);
     health.set("a:9095", false);
     watcher.refresh().await;
     assert!(Arc::ptr_eq(&ring, &watcher.ring()), "same members must keep the same snapshot");
+    assert_eq!(health_of(&ring), [("a:9095", true), ("b:9095", true), ("c:9095", true)]);
+    watcher.refresh().await;
+    assert!(ring.member("a:9095").unwrap().is_healthy(), "two failed probes in a row are not enough");
+    watcher.refresh().await;
     assert_eq!(health_of(&ring), [("a:9095", false), ("b:9095", true), ("c:9095", true)]);
     assert_eq!(connects.load(Ordering::Relaxed), 3, "members that stay must not reconnect");
 
@@ -66,6 +72,11 @@ async fn static_members_follow_their_probe() {
     // …until the next probe says otherwise.
     watcher.refresh().await;
     assert!(ring.member("c:9095").unwrap().is_healthy());
+    // A member a failed call took out stays out while its probes fail, however few.
+    health.set("c:9095", false);
+    watcher.mark_unhealthy("c:9095");
+    watcher.refresh().await;
+    assert!(!ring.member("c:9095").unwrap().is_healthy());
 }
 
 #[tokio::test]
