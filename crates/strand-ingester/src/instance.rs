@@ -229,8 +229,16 @@ impl Instance {
 
     /// Cuts the head block (first moving every live trace into it when `everything` is set), and
     /// returns it for flushing; `None` when there is nothing to flush.
-    pub async fn cut(&self, everything: bool) -> Result<Option<Arc<FrozenBlock>>, IngesterError> {
+    pub async fn cut(self: &Arc<Self>, everything: bool) -> Result<Option<Arc<FrozenBlock>>, IngesterError> {
         let _one_cut_at_a_time = self.cut_serial.lock().await;
+        if everything {
+            // Move the bulk of the live traces first, in chunks on the blocking pool, so only
+            // those pushed meanwhile are left to move while pushes are paused below.
+            let instance = Arc::clone(self);
+            strand_common::spawn_cpu(move || instance.sweep(Duration::ZERO, Duration::ZERO))
+                .await
+                .map_err(|e| IngesterError::Task(e.to_string()))?;
+        }
         let (frozen, checkpoint) = {
             let _exclusive = self.cut_lock.write().await;
             let (frozen, checkpoint) = {
