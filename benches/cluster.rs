@@ -26,8 +26,6 @@ use common::load::{self, LoadReport, Plan, Transport};
 use common::report::Report;
 use common::server::{self, Server};
 use common::{Percentiles, bench_duration, env_u64, ms, own_cpu_seconds};
-use prost::Message;
-use strand_proto::otlp::collector::ExportTraceServiceRequest;
 
 // The same allocator as the server, so the decode baseline is like for like.
 #[global_allocator]
@@ -48,14 +46,8 @@ fn main() -> anyhow::Result<()> {
     let seconds = bench_duration(20);
     let clients = (env_u64("STRAND_BENCH_CLIENTS", 8) as usize).max(SHAPE.distributors);
     let data = Arc::new(Dataset::generate(REQUESTS, SEED)?);
-    println!(
-        "data: {} requests, {} spans, {:.1} MB of OTLP protobuf ({:.0} B/span)",
-        data.requests.len(),
-        data.spans,
-        data.bytes as f64 / 1e6,
-        data.bytes as f64 / data.spans as f64
-    );
-    let decode = decode_baseline(&data)?;
+    println!("{}", data.describe());
+    let decode = data.prost_decode_rate(DECODE_PASSES)?;
     println!("baseline: prost decode, 1 thread, best of {DECODE_PASSES}: {decode:.0} spans/s");
 
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
@@ -268,20 +260,6 @@ fn add_cluster(report: &mut Report, run: &Run, single: &Run) {
     report.add(format!("{name}: spans in blocks / acknowledged (before compaction)"), run.stored_ratio(), "");
 }
 
-/// Prost decode of every payload, one thread; the best pass in spans/s (as in `ingest`).
-fn decode_baseline(data: &Dataset) -> anyhow::Result<f64> {
-    let mut best: f64 = 0.0;
-    for _ in 0..DECODE_PASSES {
-        let started = Instant::now();
-        for request in &data.requests {
-            let decoded = ExportTraceServiceRequest::decode(request.bytes.clone())?;
-            std::hint::black_box(&decoded);
-        }
-        best = best.max(data.spans as f64 / started.elapsed().as_secs_f64());
-    }
-    Ok(best)
-}
-
 /// What a load is sent to: the single binary, or the processes of a cluster.
 struct Target<'a> {
     /// OTLP/gRPC endpoints, one per distributor; the exporters are split evenly over them.
@@ -488,15 +466,10 @@ async fn drive_all(
     let mut total = LoadReport::default();
     let mut nexts = Vec::with_capacity(count);
     for part in parts {
-        total.requests += part.requests;
-        total.spans += part.spans;
-        total.bytes += part.bytes;
-        total.failures += part.failures;
-        let room = 5usize.saturating_sub(total.failure_samples.len());
-        total.failure_samples.extend(part.failure_samples.into_iter().take(room));
-        total.latencies.extend(part.latencies);
-        total.wall = total.wall.max(part.wall);
-        nexts.push(part.next);
+        let (wall, next) = (part.wall, part.next);
+        total.add(part);
+        total.wall = total.wall.max(wall);
+        nexts.push(next);
     }
     Ok((total, nexts))
 }

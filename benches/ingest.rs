@@ -20,8 +20,6 @@ use common::load::{self, LoadReport, Plan, Transport};
 use common::report::Report;
 use common::server::{self, Server};
 use common::{Percentiles, bench_duration, env_u64, ms, own_cpu_seconds};
-use prost::Message;
-use strand_proto::otlp::collector::ExportTraceServiceRequest;
 
 // The same allocator as the server, so the decode baseline is like for like.
 #[global_allocator]
@@ -36,15 +34,9 @@ fn main() -> anyhow::Result<()> {
     let seconds = bench_duration(20);
     let clients = env_u64("STRAND_BENCH_CLIENTS", 8) as usize;
     let data = Arc::new(Dataset::generate(REQUESTS, SEED)?);
-    println!(
-        "data: {} requests, {} spans, {:.1} MB of OTLP protobuf ({:.0} B/span)",
-        data.requests.len(),
-        data.spans,
-        data.bytes as f64 / 1e6,
-        data.bytes as f64 / data.spans as f64
-    );
+    println!("{}", data.describe());
 
-    let decode = decode_baseline(&data)?;
+    let decode = data.prost_decode_rate(DECODE_PASSES)?;
     println!("baseline: prost decode, 1 thread, best of {DECODE_PASSES}: {decode:.0} spans/s");
 
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
@@ -134,20 +126,6 @@ fn main() -> anyhow::Result<()> {
     println!("written to {}", report.write_json()?.display());
     anyhow::ensure!(failures == 0, "{failures} pushes failed; the figures above are not valid");
     Ok(())
-}
-
-/// Prost decode of every payload, one thread; the best pass in spans/s.
-fn decode_baseline(data: &Dataset) -> anyhow::Result<f64> {
-    let mut best: f64 = 0.0;
-    for _ in 0..DECODE_PASSES {
-        let started = Instant::now();
-        for request in &data.requests {
-            let decoded = ExportTraceServiceRequest::decode(request.bytes.clone())?;
-            std::hint::black_box(&decoded);
-        }
-        best = best.max(data.spans as f64 / started.elapsed().as_secs_f64());
-    }
-    Ok(best)
 }
 
 struct Run {

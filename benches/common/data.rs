@@ -123,6 +123,32 @@ impl Dataset {
         Ok(dataset)
     }
 
+    /// The ingest benchmarks' baseline: prost decode of every request on one thread, the best
+    /// of `passes` passes, in spans/s.
+    pub fn prost_decode_rate(&self, passes: usize) -> anyhow::Result<f64> {
+        let mut best: f64 = 0.0;
+        for _ in 0..passes {
+            let started = std::time::Instant::now();
+            for request in &self.requests {
+                let decoded = ExportTraceServiceRequest::decode(request.bytes.clone())?;
+                std::hint::black_box(&decoded);
+            }
+            best = best.max(self.spans as f64 / started.elapsed().as_secs_f64());
+        }
+        Ok(best)
+    }
+
+    /// One line for the benchmark's output: requests, spans, size.
+    pub fn describe(&self) -> String {
+        format!(
+            "data: {} requests, {} spans, {:.1} MB of OTLP protobuf ({:.0} B/span)",
+            self.requests.len(),
+            self.spans,
+            self.bytes as f64 / 1e6,
+            self.bytes as f64 / self.spans as f64
+        )
+    }
+
     /// Request `sequence` of an endless stream over the set: request `sequence % len` in round
     /// `sequence / len`.
     pub fn at(&self, sequence: u64) -> (&EncodedRequest, u64) {

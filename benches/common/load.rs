@@ -60,6 +60,20 @@ pub struct LoadReport {
     pub next: u64,
 }
 
+impl LoadReport {
+    /// Adds another exporter's (or distributor's) part of the same load; wall time is not
+    /// summed, the caller sets it.
+    pub fn add(&mut self, part: LoadReport) {
+        self.requests += part.requests;
+        self.spans += part.spans;
+        self.bytes += part.bytes;
+        self.failures += part.failures;
+        let room = 5usize.saturating_sub(self.failure_samples.len());
+        self.failure_samples.extend(part.failure_samples.into_iter().take(room));
+        self.latencies.extend(part.latencies);
+    }
+}
+
 /// Pushes `plan` from `clients` concurrent exporters to `endpoint` (an OTLP/gRPC base URL or
 /// the OTLP/HTTP `/v1/traces` URL) and reports what was acknowledged.
 pub async fn drive(
@@ -115,13 +129,7 @@ pub async fn drive(
     let mut total = LoadReport::default();
     while let Some(joined) = tasks.join_next().await {
         let part = joined.context("an exporter task panicked")?;
-        total.requests += part.requests;
-        total.spans += part.spans;
-        total.bytes += part.bytes;
-        total.failures += part.failures;
-        let room = 5usize.saturating_sub(total.failure_samples.len());
-        total.failure_samples.extend(part.failure_samples.into_iter().take(room));
-        total.latencies.extend(part.latencies);
+        total.add(part);
     }
     total.wall = started.elapsed();
     total.next = match plan.end {
