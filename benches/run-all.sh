@@ -2,7 +2,7 @@
 # Runs strand's end-to-end benchmarks one after another, then prints every figure of this run in
 # one table, read back from target/bench-results/<name>.json (docs/benchmarks.md).
 #
-#   benches/run-all.sh                  # ingest, storage, lookup, memory, replay, search, cluster
+#   benches/run-all.sh                  # ingest, storage, lookup, memory, replay, search, cluster, compaction
 #   benches/run-all.sh lookup replay    # only these, in this order
 #
 # STRAND_BENCH_* variables pass through to every benchmark that reads them; a variable that two
@@ -14,7 +14,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 benches=("$@")
 if ((${#benches[@]} == 0)); then
-    benches=(ingest storage lookup memory replay search cluster)
+    benches=(ingest storage lookup memory replay search cluster compaction)
 fi
 results=${CARGO_TARGET_DIR:-target}/bench-results
 started=$(date +%s)

@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 
-/// The config every benchmark runs with: one process (`target: all`), blocks in a local folder,
+/// The config every benchmark runs with: one process (`target: all`) without its compactor,
+/// blocks in a local folder,
 /// the WAL synced before each acknowledgement (fsync on, adaptive group commit, the defaults),
 /// and everything else at its default except two per-tenant safety valves, so the benchmark
 /// measures strand and not its throttles: the ingestion rate limit is off, and live traces may
@@ -36,6 +37,9 @@ storage:
     wal:
       path: ./wal
       fsync: true
+# Each benchmark measures one thing: no compaction merges blocks under it.
+compactor:
+  disabled: true
 overrides:
   defaults:
     ingestion:

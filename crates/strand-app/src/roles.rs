@@ -60,7 +60,9 @@ pub(crate) async fn all(config: &Config, ctx: &Context) -> anyhow::Result<Starte
         Arc::new(Querier::new(config.querier.clone(), Arc::new(ingesters), blocklist.clone(), backend.clone()));
     install_frontend(config, ctx, querier.clone(), querier, blocklist);
 
-    start_compactor(config, ctx, backend, Arc::new(|_: &TenantId, _| true));
+    if !config.compactor.disabled {
+        start_compactor(config, ctx, backend, Arc::new(|_: &TenantId, _| true));
+    }
 
     ingester.wait_ready().await.context("cannot start the ingester")?;
     let receivers = start_distributor(config, ctx, Arc::new(ingester.clone())).await?;

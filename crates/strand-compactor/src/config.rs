@@ -6,6 +6,9 @@ use strand_ring::RingConfig;
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct CompactorConfig {
+    /// Runs no compaction and no retention in this process. For the single binary when blocks
+    /// must stay as flushed (benchmarks of the block layout); a `compactor` target ignores it.
+    pub disabled: bool,
     /// What to merge, when, and how long to keep blocks.
     pub compaction: CompactionConfig,
     /// With several compactors: all of them (their internal gRPC addresses, or a `dns+`
