@@ -1,6 +1,7 @@
 //! A strand cluster on loopback: every role its own `strand` process, all sharing one bucket on
 //! the test S3 server, wired together through their rings.
 
+use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use super::{ClusterWiring, Ports, StrandConfig, StrandProcess};
@@ -28,8 +29,9 @@ impl Cluster {
     /// Starts the cluster: ingesters first, so the others find them healthy, then the querier,
     /// the frontend, the distributors and the compactor. `base` sets storage and timings.
     pub async fn start(base: StrandConfig, shape: Shape) -> Cluster {
-        let ingester_ports: Vec<Ports> = (0..shape.ingesters).map(|_| Ports::pick()).collect();
-        let querier_ports = Ports::pick();
+        let mut used = HashSet::new();
+        let ingester_ports: Vec<Ports> = (0..shape.ingesters).map(|_| distinct_ports(&mut used)).collect();
+        let querier_ports = distinct_ports(&mut used);
         let wiring = ClusterWiring {
             ingesters: ingester_ports.iter().map(|p| format!("127.0.0.1:{}", p.grpc)).collect(),
             replication_factor: shape.replication_factor,
@@ -49,10 +51,12 @@ impl Cluster {
         )
         .await;
         let querier = StrandProcess::start_on(role("querier"), querier_ports, "-config.file").await;
-        let frontend = StrandProcess::start_on(role("query-frontend"), Ports::pick(), "-config.file").await;
+        let frontend = StrandProcess::start_on(role("query-frontend"), distinct_ports(&mut used), "-config.file").await;
+        let distributor_ports: Vec<Ports> = (0..shape.distributors).map(|_| distinct_ports(&mut used)).collect();
         let distributors = futures::future::join_all(
-            (0..shape.distributors)
-                .map(|_| StrandProcess::start_on(role("distributor"), Ports::pick(), "-config.file")),
+            distributor_ports
+                .into_iter()
+                .map(|ports| StrandProcess::start_on(role("distributor"), ports, "-config.file")),
         )
         .await;
         let compactor = match shape.compactor {
@@ -61,7 +65,7 @@ impl Cluster {
                 if let Some(wiring) = config.cluster.as_mut() {
                     wiring.extra_yaml = section;
                 }
-                Some(StrandProcess::start_on(config, Ports::pick(), "-config.file").await)
+                Some(StrandProcess::start_on(config, distinct_ports(&mut used), "-config.file").await)
             }
             None => None,
         };
@@ -90,5 +94,19 @@ impl Cluster {
     pub fn logs(&self) -> String {
         let all = self.ingesters.iter().chain(&self.distributors).chain([&self.querier, &self.frontend]);
         all.chain(self.compactor.as_ref()).map(|p| format!("===== {}\n{}", p.config.target, p.log())).collect()
+    }
+}
+
+/// Free ports for one process, none of them handed to another process of the cluster: the
+/// kernel may give a just-released ephemeral port out again, and a cluster picks dozens.
+fn distinct_ports(used: &mut HashSet<u16>) -> Ports {
+    loop {
+        let ports = Ports::pick();
+        let all = [ports.http, ports.otlp_grpc, ports.otlp_http, ports.grpc];
+        let distinct: HashSet<u16> = all.into_iter().collect();
+        if distinct.len() == all.len() && distinct.is_disjoint(used) {
+            used.extend(all);
+            return ports;
+        }
     }
 }
