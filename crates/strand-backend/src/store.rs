@@ -90,15 +90,7 @@ impl Backend {
 
     /// Reads a block's `meta.json`; `None` when the block has none (not finished, or compacted).
     pub async fn read_block_meta(&self, tenant: &TenantId, block: BlockId) -> Result<Option<BlockMeta>, BackendError> {
-        let key = keys::block_object(tenant, block, keys::META);
-        match self.store.get(&key).await {
-            Ok(result) => {
-                let bytes = result.bytes().await?;
-                serde_json::from_slice(&bytes).map(Some).map_err(|e| corrupt(key.as_ref(), e))
-            }
-            Err(object_store::Error::NotFound { .. }) => Ok(None),
-            Err(e) => Err(e.into()),
-        }
+        self.read_json(&keys::block_object(tenant, block, keys::META)).await
     }
 
     /// Tenants that have anything stored.
@@ -234,8 +226,12 @@ impl Backend {
         tenant: &TenantId,
         block: BlockId,
     ) -> Result<Option<CompactedBlockMeta>, BackendError> {
-        let key = keys::block_object(tenant, block, keys::COMPACTED_META);
-        match self.store.get(&key).await {
+        self.read_json(&keys::block_object(tenant, block, keys::COMPACTED_META)).await
+    }
+
+    /// Reads and parses a JSON object; `None` when it does not exist.
+    async fn read_json<T: serde::de::DeserializeOwned>(&self, key: &Path) -> Result<Option<T>, BackendError> {
+        match self.store.get(key).await {
             Ok(result) => {
                 let bytes = result.bytes().await?;
                 serde_json::from_slice(&bytes).map(Some).map_err(|e| corrupt(key.as_ref(), e))
