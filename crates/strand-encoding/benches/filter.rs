@@ -91,7 +91,7 @@ fn block_filter(ids: &[[u8; 16]]) -> BlockFilter {
                 schema_url: String::new(),
             }],
         };
-        writer.add_trace(TraceId(*id), &trace, false).unwrap();
+        writer.add_trace(TraceId(*id), trace, false).unwrap();
     }
     BlockFilter::decode(&writer.finish().unwrap().filter).unwrap()
 }

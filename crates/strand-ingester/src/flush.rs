@@ -27,7 +27,7 @@ fn build(
             continue;
         };
         match Trace::decode(bytes.as_ref()) {
-            Ok(trace) => writer.add_trace(*id, &trace, truncated)?,
+            Ok(trace) => writer.add_trace(*id, trace, truncated)?,
             // Cannot happen for bytes the distributor encoded; losing one trace beats losing the block.
             Err(err) => {
                 tracing::error!(tenant = %instance.tenant, trace_id = %id, error = %err, "dropping undecodable trace")

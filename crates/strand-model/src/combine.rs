@@ -6,7 +6,7 @@
 //! does, so a client and a server span that share an ID both survive), merges batches that share
 //! a resource and scope, and sorts the result.
 
-use std::collections::{HashMap, HashSet};
+use foldhash::{HashMap, HashSet};
 
 use prost::Message;
 use strand_proto::otlp::trace::{ResourceSpans, ScopeSpans, Span};
@@ -20,7 +20,7 @@ pub struct TraceCombiner {
     resource_index: HashMap<Vec<u8>, usize>,
     /// (resource index, encoded scope + schema URL) → index in that resource's `scope_spans`.
     scope_index: HashMap<(usize, Vec<u8>), usize>,
-    seen_spans: HashSet<(Vec<u8>, i32)>,
+    seen_spans: SeenSpans,
     span_count: usize,
 }
 
@@ -57,7 +57,7 @@ impl TraceCombiner {
             let scope_key = (resource_slot, scope_key(&scope_spans));
             let ScopeSpans { scope, spans, schema_url } = scope_spans;
             let fresh: Vec<Span> =
-                spans.into_iter().filter(|span| self.seen_spans.insert((span.span_id.clone(), span.kind))).collect();
+                spans.into_iter().filter(|span| self.seen_spans.insert(&span.span_id, span.kind)).collect();
             if fresh.is_empty() {
                 continue;
             }
@@ -84,6 +84,25 @@ impl TraceCombiner {
             Trace { resource_spans: self.resource_spans.into_iter().filter(|rs| !rs.scope_spans.is_empty()).collect() };
         sort_trace(&mut trace);
         trace
+    }
+}
+
+/// The (span ID, kind) pairs added so far. Span IDs are 8 bytes in every valid span; keeping
+/// those inline avoids an allocation per span, and combining runs for every span of every block
+/// written. Any other length (the protocol does not stop a client from sending one) is kept too.
+#[derive(Default)]
+struct SeenSpans {
+    valid: HashSet<([u8; 8], i32)>,
+    other: HashSet<(Vec<u8>, i32)>,
+}
+
+impl SeenSpans {
+    /// Records the span; `false` when it was already seen.
+    fn insert(&mut self, span_id: &[u8], kind: i32) -> bool {
+        match <[u8; 8]>::try_from(span_id) {
+            Ok(id) => self.valid.insert((id, kind)),
+            Err(_) => self.other.insert((span_id.to_vec(), kind)),
+        }
     }
 }
 

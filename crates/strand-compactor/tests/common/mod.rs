@@ -121,7 +121,7 @@ pub async fn level_0_block(backend: &Backend, tenant: &TenantId, traces: &[(Trac
     let path = dir.path().join("data.parquet");
     let mut writer = BlockWriter::new(std::fs::File::create(&path)?, &BlockConfig::default())?;
     for (id, trace) in sorted {
-        writer.add_trace(*id, trace, false)?;
+        writer.add_trace(*id, trace.clone(), false)?;
     }
     let written = writer.finish()?;
     Ok(upload_block(backend, tenant, BlockId::new_random(), &path, &written, 0).await?)

@@ -97,11 +97,11 @@ fn write_trace(writer: &mut BlockWriter, id: TraceId, parts: &mut Vec<ScannedTra
         && let Some(part) = parts.pop()
     {
         // Already combined by the scan.
-        return writer.add_trace(id, &part.trace, truncated);
+        return writer.add_combined(id, &part.trace, truncated);
     }
     let mut combiner = TraceCombiner::new();
     for part in parts.drain(..) {
         combiner.add(part.trace);
     }
-    writer.add_trace(id, &combiner.finish(), truncated)
+    writer.add_combined(id, &combiner.finish(), truncated)
 }

@@ -118,18 +118,33 @@ impl BlockWriter {
     ///
     /// Duplicated spans (same span ID and kind) are kept once, as [`combine`] does. The spans'
     /// own `trace_id` fields are not stored: every row carries `id`.
-    pub fn add_trace(&mut self, id: TraceId, trace: &Trace, truncated: bool) -> Result<(), BlockError> {
+    pub fn add_trace(&mut self, id: TraceId, trace: Trace, truncated: bool) -> Result<(), BlockError> {
+        self.check_order(id)?;
+        // Combining also gives ties a fixed order (resource, then scope, then arrival), which the
+        // reader reproduces when it groups rows back into batches.
+        self.write_trace(id, &combine([trace]), truncated)
+    }
+
+    /// Adds one trace that is already the output of [`combine`] (or of `TraceCombiner::finish`,
+    /// or of a block scan, whose traces were combined when they were written): no span repeats.
+    /// Compaction merges its inputs itself, and combining a second time would only cost time.
+    pub fn add_combined(&mut self, id: TraceId, trace: &Trace, truncated: bool) -> Result<(), BlockError> {
+        self.check_order(id)?;
+        self.write_trace(id, trace, truncated)
+    }
+
+    fn check_order(&mut self, id: TraceId) -> Result<(), BlockError> {
         if let Some(previous) = self.last_id
             && id <= previous
         {
             return Err(BlockError::OutOfOrder { previous, next: id });
         }
         self.last_id = Some(id);
+        Ok(())
+    }
 
-        // Combining also gives ties a fixed order (resource, then scope, then arrival), which the
-        // reader reproduces when it groups rows back into batches.
-        let combined = combine([trace.clone()]);
-        self.tags.add_trace(&combined);
+    fn write_trace(&mut self, id: TraceId, combined: &Trace, truncated: bool) -> Result<(), BlockError> {
+        self.tags.add_trace(combined);
         let resources: Vec<ResourceParts<'_>> = combined.resource_spans.iter().map(ResourceParts::new).collect();
         let mut spans: Vec<(usize, &ScopeSpans, &Span)> = combined
             .resource_spans

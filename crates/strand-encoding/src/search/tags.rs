@@ -5,7 +5,9 @@
 //! `{ resource.service.name = "x" }`, narrows values without a search. Stored next to the block
 //! as `tags.json.zst`.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
+
+use foldhash::{HashMap, HashSet};
 
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
@@ -45,20 +47,11 @@ impl Values {
 
     fn add(&mut self, value: &any_value::Value) {
         use any_value::Value as V;
-        let full = self.len() >= MAX_VALUES_PER_KEY;
         match value {
-            V::StringValue(s) if s.len() <= MAX_VALUE_LEN => {
-                if !self.string.contains(s.as_str()) {
-                    if full {
-                        self.truncated = true;
-                    } else {
-                        self.string.insert(s.clone());
-                    }
-                }
-            }
+            V::StringValue(s) => self.add_str(s),
             V::IntValue(i) => {
                 if !self.int.contains(i) {
-                    if full {
+                    if self.is_full() {
                         self.truncated = true;
                     } else {
                         self.int.insert(*i);
@@ -67,7 +60,7 @@ impl Values {
             }
             V::DoubleValue(f) => {
                 if !self.float.iter().any(|x| x.to_bits() == f.to_bits()) {
-                    if full {
+                    if self.is_full() {
                         self.truncated = true;
                     } else {
                         self.float.push(*f);
@@ -79,14 +72,33 @@ impl Values {
                     self.bool.push(*b);
                 }
             }
-            // Too long, or a type autocomplete does not offer (arrays, maps, bytes).
+            // A type autocomplete does not offer (arrays, maps, bytes).
             _ => self.truncated = true,
         }
     }
 
+    /// Strings get their own entry point so span names and roots are added without a copy: this
+    /// runs for every span of every block written.
+    fn add_str(&mut self, s: &str) {
+        if s.len() > MAX_VALUE_LEN {
+            // Too long to be worth suggesting.
+            self.truncated = true;
+        } else if !self.string.contains(s) {
+            if self.is_full() {
+                self.truncated = true;
+            } else {
+                self.string.insert(s.to_string());
+            }
+        }
+    }
+
+    fn is_full(&self) -> bool {
+        self.len() >= MAX_VALUES_PER_KEY
+    }
+
     fn merge(&mut self, other: &Values) {
         for s in &other.string {
-            self.add(&any_value::Value::StringValue(s.clone()));
+            self.add_str(s);
         }
         for i in &other.int {
             self.add(&any_value::Value::IntValue(*i));
@@ -121,36 +133,43 @@ pub struct TagSummary {
 impl TagSummary {
     /// Adds every attribute, span name and root of `trace`.
     pub fn add_trace(&mut self, trace: &Trace) {
-        let mut root = None;
+        let mut root: Option<(&str, &str)> = None;
         for batch in &trace.resource_spans {
             let resource = batch.resource.as_ref().map(|r| r.attributes.as_slice()).unwrap_or_default();
             let service = service_name(resource).unwrap_or_default();
-            let tags = self.services.entry(service.to_string()).or_default();
+            let tags = self.service_tags(service);
             add_all(tags, TagScope::Resource, resource);
             for scope_spans in &batch.scope_spans {
                 if let Some(scope) = &scope_spans.scope {
                     add_all(tags, TagScope::Instrumentation, &scope.attributes);
                 }
+                let names = scope_keys(tags, TagScope::Intrinsic);
+                for span in &scope_spans.spans {
+                    add_key_str(names, "name", &span.name);
+                    if span.parent_span_id.is_empty() && root.is_none() {
+                        root = Some((service, span.name.as_str()));
+                    }
+                }
                 for span in &scope_spans.spans {
                     add_all(tags, TagScope::Span, &span.attributes);
-                    add_value(tags, TagScope::Intrinsic, "name", &any_value::Value::StringValue(span.name.clone()));
                     for event in &span.events {
                         add_all(tags, TagScope::Event, &event.attributes);
                     }
                     for link in &span.links {
                         add_all(tags, TagScope::Link, &link.attributes);
                     }
-                    if span.parent_span_id.is_empty() && root.is_none() {
-                        root = Some((service.to_string(), span.name.clone()));
-                    }
                 }
             }
         }
         if let Some((service, name)) = root {
-            let tags = self.services.entry(service.clone()).or_default();
-            add_value(tags, TagScope::Intrinsic, "rootServiceName", &any_value::Value::StringValue(service));
-            add_value(tags, TagScope::Intrinsic, "rootName", &any_value::Value::StringValue(name));
+            let intrinsics = scope_keys(self.service_tags(service), TagScope::Intrinsic);
+            add_key_str(intrinsics, "rootServiceName", service);
+            add_key_str(intrinsics, "rootName", name);
         }
+    }
+
+    fn service_tags(&mut self, service: &str) -> &mut ServiceTags {
+        get_or_default(&mut self.services, service)
     }
 
     /// Adds everything `other` holds.
@@ -232,23 +251,49 @@ fn service_name(attributes: &[KeyValue]) -> Option<&str> {
 }
 
 fn add_all(tags: &mut ServiceTags, scope: TagScope, attributes: &[KeyValue]) {
+    if attributes.is_empty() {
+        return;
+    }
+    let keys = scope_keys(tags, scope);
     for kv in attributes {
-        if let Some(value) = kv.value.as_ref().and_then(|v| v.value.as_ref()) {
-            add_value(tags, scope, &kv.key, value);
+        if let Some(value) = kv.value.as_ref().and_then(|v| v.value.as_ref())
+            && let Some(values) = key_values(keys, &kv.key)
+        {
+            values.add(value);
         }
     }
 }
 
-fn add_value(tags: &mut ServiceTags, scope: TagScope, key: &str, value: &any_value::Value) {
-    let keys = match tags.get_mut(scope.as_str()) {
-        Some(keys) => keys,
-        None => tags.entry(scope.as_str().to_string()).or_default(),
-    };
-    if let Some(values) = keys.get_mut(key) {
-        values.add(value);
-    } else if keys.len() < MAX_KEYS_PER_SCOPE {
-        keys.entry(key.to_string()).or_default().add(value);
+fn scope_keys(tags: &mut ServiceTags, scope: TagScope) -> &mut HashMap<String, Values> {
+    get_or_default(tags, scope.as_str())
+}
+
+/// `map.entry(key.to_string()).or_default()` without allocating the key when it is there, which
+/// is almost always: this runs for every span of every block written. (Returning `get_mut`'s
+/// borrow from one branch and inserting in the other does not pass today's borrow checker.)
+#[allow(clippy::expect_used)]
+fn get_or_default<'a, V: Default>(map: &'a mut BTreeMap<String, V>, key: &str) -> &'a mut V {
+    if !map.contains_key(key) {
+        map.insert(key.to_string(), V::default());
     }
+    map.get_mut(key).expect("inserted above")
+}
+
+fn add_key_str(keys: &mut HashMap<String, Values>, key: &str, value: &str) {
+    if let Some(values) = key_values(keys, key) {
+        values.add_str(value);
+    }
+}
+
+/// The values of `key`, created if the scope still has room for another key.
+fn key_values<'a>(keys: &'a mut HashMap<String, Values>, key: &str) -> Option<&'a mut Values> {
+    if !keys.contains_key(key) {
+        if keys.len() >= MAX_KEYS_PER_SCOPE {
+            return None;
+        }
+        keys.insert(key.to_string(), Values::default());
+    }
+    keys.get_mut(key)
 }
 
 #[cfg(test)]

@@ -163,7 +163,7 @@ fn write_fixture(dir: &std::path::Path) {
     let data = dir.join(keys::DATA);
     let mut writer = BlockWriter::new(std::fs::File::create(&data).unwrap(), &BlockConfig::default()).unwrap();
     for (id, trace) in fixture_traces() {
-        writer.add_trace(id, &trace, truncated(&id)).unwrap();
+        writer.add_trace(id, trace, truncated(&id)).unwrap();
     }
     let written = writer.finish().unwrap();
     std::fs::write(dir.join(keys::FILTER), &written.filter).unwrap();

@@ -196,11 +196,11 @@ fn the_writer_refuses_out_of_order_ids() {
     let mut writer = BlockWriter::new(file, &BlockConfig::default()).unwrap();
     let (a, b) = (numbered_id(1), numbered_id(2));
     let (low, high) = if a < b { (a, b) } else { (b, a) };
-    writer.add_trace(high, &simple_trace(high, 1, 2), false).unwrap();
-    let err = writer.add_trace(low, &simple_trace(low, 2, 2), false).unwrap_err();
+    writer.add_trace(high, simple_trace(high, 1, 2), false).unwrap();
+    let err = writer.add_trace(low, simple_trace(low, 2, 2), false).unwrap_err();
     assert!(matches!(err, BlockError::OutOfOrder { previous, next } if previous == high && next == low), "{err}");
     assert!(
-        matches!(writer.add_trace(high, &simple_trace(high, 1, 2), false), Err(BlockError::OutOfOrder { .. })),
+        matches!(writer.add_trace(high, simple_trace(high, 1, 2), false), Err(BlockError::OutOfOrder { .. })),
         "same ID twice"
     );
 }

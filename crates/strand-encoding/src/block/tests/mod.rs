@@ -27,7 +27,7 @@ pub(crate) fn write_block(
     let file = std::fs::File::create(&path).unwrap();
     let mut writer = BlockWriter::new(file, config).unwrap();
     for (id, trace) in traces {
-        writer.add_trace(*id, trace, truncated(id)).unwrap();
+        writer.add_trace(*id, trace.clone(), truncated(id)).unwrap();
     }
     (path, writer.finish().unwrap())
 }
