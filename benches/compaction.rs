@@ -85,7 +85,7 @@ async fn replicated_block(
         let mut writer = BlockWriter::new(file, &BlockConfig::default())?;
         for (n, (id, index)) in ids.iter().enumerate() {
             let (_, resource_spans) = hotrod::trace(SEED, *index, start_unix_nano + n as u64 * 1_000_000);
-            writer.add_trace(TraceId::from_bytes(id)?, &Trace { resource_spans }, false)?;
+            writer.add_trace(TraceId::from_bytes(id)?, Trace { resource_spans }, false)?;
         }
         Ok(writer.finish()?)
     })

@@ -86,7 +86,7 @@ async fn block_set(spans: u64, blocks: u64) -> anyhow::Result<(Backend, Vec<Bloc
             let mut writer = BlockWriter::new(file, &BlockConfig::default())?;
             for (n, (id, index)) in ids.iter().enumerate() {
                 let (_, resource_spans) = hotrod::trace(SEED, *index, block_start + n as u64 * 1_000_000);
-                writer.add_trace(TraceId::from_bytes(id)?, &Trace { resource_spans }, false)?;
+                writer.add_trace(TraceId::from_bytes(id)?, Trace { resource_spans }, false)?;
             }
             Ok(writer.finish()?)
         })
