@@ -143,6 +143,8 @@ impl TagSummary {
                 if let Some(scope) = &scope_spans.scope {
                     add_all(tags, TagScope::Instrumentation, &scope.attributes);
                 }
+                // Names first, in their own pass: `names` holds the intrinsic scope's map borrowed
+                // for the whole loop instead of looking it up again for every span.
                 let names = scope_keys(tags, TagScope::Intrinsic);
                 for span in &scope_spans.spans {
                     add_key_str(names, "name", &span.name);
