@@ -12,9 +12,9 @@ use anyhow::{Context, bail};
 /// The config every benchmark runs with: one process (`target: all`) without its compactor,
 /// blocks in a local folder, the WAL synced before each acknowledgement (fsync on, adaptive
 /// group commit, the defaults), and everything else at its default except two per-tenant safety
-/// valves, so the benchmark measures strand and not its throttles: the ingestion rate limit is off, and live traces may
-/// hold 2 GiB instead of 512 MiB (with the default 5 s idle period and 10 s sweep, 512 MiB
-/// refuses pushes within seconds at the rates a 2-core machine reaches; see
+/// valves, so the benchmark measures strand and not its throttles: the ingestion rate limit is
+/// off, and live traces may hold 2 GiB instead of 512 MiB (with the default 5 s idle period and
+/// 10 s sweep, 512 MiB refuses pushes within seconds at the rates a 2-core machine reaches; see
 /// docs/benchmarks.md). `{…}` are filled in per run.
 const CONFIG: &str = r#"# written by strand's benchmarks
 target: all
